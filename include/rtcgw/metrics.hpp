@@ -32,7 +32,8 @@ class Metrics {
   void set_registrations(double n);
 
   // SIP traffic. `direction` is "from_browser" or "from_core".
-  void sip_request(std::string_view direction, std::string_view method);
+  // (Parenthesised: sofia-sip defines a sip_request() macro.)
+  void (sip_request)(std::string_view direction, std::string_view method);
   void sip_response(std::string_view direction, std::string_view method, int status);
 
   // Bad input that was answered or dropped. `source` is "ws" or "sip".

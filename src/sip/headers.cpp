@@ -1,0 +1,107 @@
+#include "sip/headers.hpp"
+
+#include <strings.h>
+
+#include <string>
+#include <vector>
+
+namespace rtcgw::sip {
+
+bool add_header(msg_t* msg, sip_t* sip, msg_hclass_t* hc, std::string_view value) {
+  std::string v(value);
+  msg_header_t* h = msg_header_make(msg_home(msg), hc, v.c_str());
+  if (!h) return false;
+  return msg_header_insert(msg, reinterpret_cast<msg_pub_t*>(sip), h) == 0;
+}
+
+bool add_unknown(msg_t* msg, sip_t* sip, std::string_view name, std::string_view value) {
+  std::string line = std::string(name) + ": " + std::string(value);
+  return msg_header_add_str(msg, reinterpret_cast<msg_pub_t*>(sip), line.c_str()) == 0;
+}
+
+int remove_named(msg_t* msg, sip_t* sip, std::string_view name) {
+  std::string n(name);
+  int removed = 0;
+  msg_href_t const* href = msg_find_hclass(sip_default_mclass(), n.c_str(), nullptr);
+  if (href && href->hr_class && href->hr_class != sip_unknown_class &&
+      href->hr_class != sip_error_class) {
+    auto** hh = reinterpret_cast<msg_header_t**>(reinterpret_cast<char*>(sip) + href->hr_offset);
+    while (*hh) {
+      if (msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), *hh) != 0) break;
+      ++removed;
+    }
+    return removed;
+  }
+  std::vector<sip_unknown_t*> doomed;
+  for (sip_unknown_t* u = sip->sip_unknown; u; u = u->un_next)
+    if (u->un_name && strcasecmp(u->un_name, n.c_str()) == 0) doomed.push_back(u);
+  for (sip_unknown_t* u : doomed)
+    if (sip_header_remove(msg, sip, reinterpret_cast<sip_header_t*>(u)) == 0) ++removed;
+  return removed;
+}
+
+bool has_named(sip_t const* sip, std::string_view name) {
+  std::string n(name);
+  msg_href_t const* href = msg_find_hclass(sip_default_mclass(), n.c_str(), nullptr);
+  if (href && href->hr_class && href->hr_class != sip_unknown_class &&
+      href->hr_class != sip_error_class)
+    return *reinterpret_cast<msg_header_t* const*>(reinterpret_cast<char const*>(sip) +
+                                                   href->hr_offset) != nullptr;
+  for (sip_unknown_t const* u = sip->sip_unknown; u; u = u->un_next)
+    if (u->un_name && strcasecmp(u->un_name, n.c_str()) == 0) return true;
+  return false;
+}
+
+void mark_received(msg_t* msg, sip_t* sip, const std::string& ip, uint16_t port) {
+  sip_via_t* via = sip->sip_via;
+  if (!via) return;
+  su_home_t* home = msg_home(msg);
+  std::string received = "received=" + ip;
+  msg_header_replace_param(home, via->v_common, received.c_str());
+  if (via->v_rport) {
+    std::string rport = "rport=" + std::to_string(port);
+    msg_header_replace_param(home, via->v_common, rport.c_str());
+  }
+  // The cached encoding of the Via is stale now.
+  msg_fragment_clear_chain(reinterpret_cast<msg_header_t*>(via));
+}
+
+unsigned long decrement_max_forwards(msg_t* msg, sip_t* sip) {
+  if (!sip->sip_max_forwards) {
+    add_header(msg, sip, sip_max_forwards_class, "69");
+    return 70;
+  }
+  unsigned long before = sip->sip_max_forwards->mf_count;
+  if (before > 0) {
+    sip->sip_max_forwards->mf_count = before - 1;
+    msg_fragment_clear_chain(reinterpret_cast<msg_header_t*>(sip->sip_max_forwards));
+  }
+  return before;
+}
+
+void ensure_supported(msg_t* msg, sip_t* sip, std::string_view feature) {
+  std::string f(feature);
+  if (sip_has_feature(sip->sip_supported, f.c_str())) return;
+  std::string value;
+  for (sip_supported_t* s = sip->sip_supported; s; s = s->k_next) {
+    for (msg_param_t const* p = s->k_items; p && *p; ++p) {
+      if (!value.empty()) value += ", ";
+      value += *p;
+    }
+  }
+  if (!value.empty()) value += ", ";
+  value += f;
+  remove_named(msg, sip, "Supported");
+  add_header(msg, sip, sip_supported_class, value);
+}
+
+std::string url_text(url_t const* url) {
+  if (!url) return {};
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  char* s = url_as_string(home, url);
+  std::string out = s ? s : "";
+  su_home_deinit(home);
+  return out;
+}
+
+}  // namespace rtcgw::sip

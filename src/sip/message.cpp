@@ -1,0 +1,190 @@
+#include "sip/message.hpp"
+
+#include <openssl/rand.h>
+
+#include <strings.h>
+
+#include <array>
+#include <cstring>
+
+namespace rtcgw::sip {
+namespace {
+
+// Offset of the body: just past the first empty line (CRLF CRLF, or bare LF LF).
+size_t body_offset(std::string_view data) {
+  size_t crlf = data.find("\r\n\r\n");
+  size_t lf = data.find("\n\n");
+  if (crlf == std::string_view::npos && lf == std::string_view::npos) return data.size();
+  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf + 2 <= lf))
+    return crlf + 4;
+  return lf + 2;
+}
+
+// The value of the first Content-Length (or compact "l") header, npos if none or unreadable.
+size_t declared_length(std::string_view head) {
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t eol = head.find('\n', pos);
+    std::string_view line = head.substr(pos, eol == std::string_view::npos ? eol : eol - pos);
+    pos = eol == std::string_view::npos ? head.size() : eol + 1;
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!(strncasecmp(name.data(), "Content-Length", name.size()) == 0 && name.size() == 14) &&
+        !(name.size() == 1 && (name[0] == 'l' || name[0] == 'L')))
+      continue;
+    size_t value = 0;
+    bool digits = false;
+    for (char ch : line.substr(colon + 1)) {
+      if (ch >= '0' && ch <= '9') {
+        if (value > 100000000) return std::string_view::npos;
+        value = value * 10 + static_cast<size_t>(ch - '0');
+        digits = true;
+      } else if (ch != ' ' && ch != '\t' && ch != '\r') {
+        return std::string_view::npos;
+      }
+    }
+    return digits ? value : std::string_view::npos;
+  }
+  return std::string_view::npos;
+}
+
+bool looks_like_sip(std::string_view data) {
+  // A request line ends in "SIP/2.0"; a status line starts with it.
+  size_t eol = data.find_first_of("\r\n");
+  std::string_view first = data.substr(0, eol);
+  if (first.starts_with("SIP/")) return true;
+  size_t sp = first.rfind(' ');
+  return sp != std::string_view::npos && first.substr(sp + 1).starts_with("SIP/");
+}
+
+Parsed fail(Parsed p, std::string_view error, std::string detail) {
+  p.error = error;
+  p.detail = std::move(detail);
+  return p;
+}
+
+}  // namespace
+
+Parsed parse(std::string_view data) {
+  // RFC 3261 section 18.3: on a message-oriented transport, octets past Content-Length are
+  // discarded (RFC 4475 section 3.3.11 "dblreq"); a body shorter than it is an error (below).
+  size_t body_at = body_offset(data);
+  if (size_t cl = declared_length(data.substr(0, body_at));
+      cl != std::string_view::npos && body_at + cl < data.size())
+    data = data.substr(0, body_at + cl);
+  Parsed p;
+  if (data.empty()) return fail(std::move(p), "empty", "empty message");
+  if (!looks_like_sip(data)) return fail(std::move(p), "not_sip", "not a SIP message");
+  if (std::memchr(data.data(), '\0', body_offset(data)) != nullptr)
+    return fail(std::move(p), "malformed", "NUL in the header section");
+
+  p.msg.reset(msg_make(sip_default_mclass(), 0, data.data(), static_cast<ssize_t>(data.size())));
+  sip_t* sip = p.sip();
+  if (!sip) return fail(std::move(p), "malformed", "unparsable message");
+  if (!sip->sip_request && !sip->sip_status)
+    return fail(std::move(p), "bad_start_line", "bad start line");
+  if (sip->sip_request && (!sip->sip_request->rq_url || !sip->sip_request->rq_method_name ||
+                           !sip->sip_request->rq_url->url_scheme))
+    return fail(std::move(p), "bad_start_line", "bad Request-URI");
+  if (sip->sip_request && sip->sip_request->rq_version &&
+      std::strcmp(sip->sip_request->rq_version, "SIP/2.0") != 0)
+    return fail(std::move(p), "bad_version", "unsupported SIP version");
+  if (!sip->sip_via) return fail(std::move(p), "missing_header", "missing Via");
+  if (!sip->sip_call_id) return fail(std::move(p), "missing_header", "missing Call-ID");
+  if (!sip->sip_from) return fail(std::move(p), "missing_header", "missing From");
+  if (!sip->sip_to) return fail(std::move(p), "missing_header", "missing To");
+  if (!sip->sip_cseq) return fail(std::move(p), "missing_header", "missing CSeq");
+  if (sip->sip_request && sip->sip_request->rq_method != sip->sip_cseq->cs_method)
+    return fail(std::move(p), "malformed", "CSeq method does not match the request method");
+  if (sip->sip_request && sip->sip_request->rq_method == sip_method_unknown &&
+      std::strcmp(sip->sip_request->rq_method_name, sip->sip_cseq->cs_method_name) != 0)
+    return fail(std::move(p), "malformed", "CSeq method does not match the request method");
+  if (sip->sip_content_length) {
+    size_t body = data.size() - body_offset(data);
+    if (sip->sip_content_length->l_length != body)
+      return fail(std::move(p), "content_length", "Content-Length does not match the body");
+  }
+  if (msg_object(p.msg.get())->msg_flags & MSG_FLG_ERROR)
+    return fail(std::move(p), "malformed", "malformed header");
+  // Headers that sofia could not parse are kept in sip_error. Those that matter to routing
+  // are already checked above; a broken Max-Forwards, Contact or Route is fatal too.
+  for (sip_error_t* e = sip->sip_error; e; e = e->er_next) {
+    const char* name = e->er_name ? e->er_name : "";
+    static constexpr std::array kFatal{"Max-Forwards", "Contact", "Route", "Record-Route",
+                                       "Content-Length", "Via", "From", "To", "Call-ID",
+                                       "CSeq", "Expires"};
+    for (const char* f : kFatal)
+      if (strcasecmp(name, f) == 0)
+        return fail(std::move(p), "malformed", std::string("malformed ") + f);
+  }
+  return p;
+}
+
+std::string print(msg_t* msg) {
+  if (!msg) return {};
+  size_t len = 0;
+  char* s = msg_as_string(msg_home(msg), msg, nullptr, 0, &len);
+  if (!s) return {};
+  std::string out(s, len);
+  su_free(msg_home(msg), s);
+  return out;
+}
+
+bool can_respond(sip_t const* req) {
+  return req && req->sip_request && req->sip_via && req->sip_from && req->sip_to &&
+         req->sip_call_id && req->sip_cseq && req->sip_request->rq_method != sip_method_ack;
+}
+
+std::string header_text(sip_header_t const* h) {
+  if (!h) return {};
+  su_home_t home[1] = {SU_HOME_INIT(home)};
+  char* s = sip_header_as_string(home, h);
+  std::string out = s ? s : "";
+  su_home_deinit(home);
+  return out;
+}
+
+std::string response_text(sip_t const* req, int status, std::string_view phrase,
+                          std::string_view to_tag, std::string_view extra) {
+  std::string out = "SIP/2.0 " + std::to_string(status) + " " + std::string(phrase) + "\r\n";
+  for (sip_via_t const* v = req->sip_via; v; v = v->v_next)
+    out += "Via: " + header_text(reinterpret_cast<sip_header_t const*>(v)) + "\r\n";
+  out += "From: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_from)) + "\r\n";
+  out += "To: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_to));
+  if (status > 100 && !req->sip_to->a_tag && !to_tag.empty()) out += ";tag=" + std::string(to_tag);
+  out += "\r\n";
+  out += "Call-ID: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_call_id)) + "\r\n";
+  out += "CSeq: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_cseq)) + "\r\n";
+  out += extra;
+  out += "Server: rtcgw/" RTCGW_VERSION "\r\nContent-Length: 0\r\n\r\n";
+  return out;
+}
+
+std::string_view method_name(sip_t const* sip) {
+  if (sip->sip_request) return sip->sip_request->rq_method_name;
+  if (sip->sip_cseq) return sip->sip_cseq->cs_method_name;
+  return "unknown";
+}
+
+std::string random_token(size_t n) {
+  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string out(n, '0');
+  std::array<unsigned char, 64> buf{};
+  size_t done = 0;
+  while (done < n) {
+    size_t chunk = std::min(n - done, buf.size());
+    if (RAND_bytes(buf.data(), static_cast<int>(chunk)) != 1) {
+      // The CSPRNG failing is not recoverable in a meaningful way; fall back to a counter so
+      // tokens stay unique within the process.
+      static uint64_t counter = 0;
+      for (size_t i = 0; i < chunk; ++i) buf[i] = static_cast<unsigned char>(++counter * 131 + i);
+    }
+    for (size_t i = 0; i < chunk; ++i) out[done + i] = kAlphabet[buf[i] % 36];
+    done += chunk;
+  }
+  return out;
+}
+
+}  // namespace rtcgw::sip

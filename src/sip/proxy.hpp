@@ -1,0 +1,160 @@
+// rtcgw's SIP core: a transaction-stateful, dialog-aware edge proxy between browsers on
+// WebSocket (RFC 7118) and the P-CSCF on UDP/TCP (driven by sofia-sip's nta).
+//
+// Browser -> core: parse the frame, check it, mark Via received/rport, apply the IMS policy, pop
+// rtcgw's own Route entries, preload Service-Route on initial requests, add Path (REGISTER) or
+// Record-Route (dialog-creating requests), decrement Max-Forwards, and forward statefully with
+// nta (own Via on top). Responses come back on the same WebSocket without rtcgw's Via.
+// Core -> browser: nta's default leg receives the request; rtcgw's Route entries name the
+// WebSocket by flow token (RFC 5626); rtcgw adds its WS Via and Record-Route and relays the
+// browser's responses through the nta server transaction.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "loop/timer.hpp"
+#include "rtcgw/config.hpp"
+#include "rtcgw/log.hpp"
+#include "rtcgw/ws.hpp"
+#include "sip/flow_token.hpp"
+#include "sip/message.hpp"
+#include "sip/registrations.hpp"
+#include "sip/sofia.hpp"
+
+namespace rtcgw {
+class Metrics;
+}
+
+namespace rtcgw::sip {
+
+// sofia's su_root on the thread-default GLib main context; the GSource is destroyed before the
+// root (the order sofia needs).
+class SofiaRoot {
+ public:
+  SofiaRoot();  // throws at start-up
+  ~SofiaRoot();
+  SofiaRoot(const SofiaRoot&) = delete;
+  SofiaRoot& operator=(const SofiaRoot&) = delete;
+  su_root_t* get() const { return root_; }
+
+ private:
+  su_root_t* root_ = nullptr;
+  GSource* source_ = nullptr;
+};
+
+class Proxy final : public ws::Handler {
+ public:
+  // Opens every sip.listen transport. Throws std::runtime_error at start-up on failure.
+  Proxy(const config::Config& cfg, Metrics& metrics);
+  ~Proxy() override;
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  void attach(ws::Server* ws) { ws_ = ws; }
+
+  void on_ws_open(const ws::Peer& peer) override;
+  void on_ws_message(ws::ConnId id, std::string_view data, bool binary) override;
+  void on_ws_close(ws::ConnId id) override;
+
+  // Applies what can change at run time (the IMS policy). Listeners and pcscf need a restart.
+  void reload(const config::Config& cfg);
+  // Stops taking new work: pending requests from the core are answered 503, pending INVITEs
+  // from browsers are cancelled. Open transactions then finish on their own.
+  void begin_shutdown();
+  // Client or server transactions still waiting for a final response.
+  size_t pending_transactions() const;
+  size_t registration_count() const { return regs_.size(); }
+
+ private:
+  struct Connection {
+    ws::Peer peer;
+    std::string token;  // flow token naming this connection
+  };
+  // A request from a browser forwarded to the core.
+  struct ClientTxn {
+    ws::ConnId conn = 0;
+    std::string branch;  // the browser's top Via branch
+    sip_method_t method = sip_method_unknown;
+    std::string method_name;
+    int status = 0;      // the last final status relayed
+    loop::Timer linger;  // INVITE after 2xx: kept to relay retransmitted 2xx
+  };
+  // A request from the core forwarded to a browser.
+  struct ServerTxn {
+    ws::ConnId conn = 0;
+    std::string branch;  // rtcgw's Via branch towards the browser
+    sip_method_t method = sip_method_unknown;
+    std::string method_name;
+    std::string cancel;  // the CANCEL to send the browser if the core cancels (INVITE only)
+    loop::Timer timeout;
+  };
+  enum class RouteCheck { kNone, kFound, kForged };
+  struct OwnRoutes {
+    RouteCheck token = RouteCheck::kNone;
+    uint64_t conn = 0;
+  };
+
+  // nta callbacks (magic is the Proxy).
+  static int on_core_request(Magic* m, nta_leg_t* leg, nta_incoming_t* irq, sip_t const* sip);
+  static int on_core_response(Magic* m, nta_outgoing_t* orq, sip_t const* sip);
+  static int on_core_cancel(Magic* m, nta_incoming_t* irq, sip_t const* sip);
+  static int on_stray(Magic* m, nta_agent_t* agent, msg_t* msg, sip_t* sip);
+
+  // from_browser.cpp
+  void browser_request(Connection& c, Parsed p);
+  void browser_ack(Connection& c, MsgPtr msg, sip_t* sip);
+  void browser_cancel(Connection& c, sip_t* sip);
+  bool prepare_towards_core(Connection& c, msg_t* msg, sip_t* sip, std::string& next_hop);
+  void relay_core_response(nta_outgoing_t* orq, sip_t const* sip);
+  void learn_registration(ws::ConnId conn, msg_t* request, sip_t const* response);
+  // from_core.cpp
+  int core_request(nta_incoming_t* irq, sip_t const* sip);
+  void core_ack(msg_t* msg, sip_t* sip);
+  void browser_response(Connection& c, Parsed p);
+  void finish_server(nta_incoming_t* irq);
+  void core_cancelled(nta_incoming_t* irq);
+  // proxy.cpp
+  void reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase);
+  bool send_browser(ws::ConnId conn, const std::string& text);
+  OwnRoutes pop_own_routes(msg_t* msg, sip_t* sip);
+  bool is_own(url_t const* url) const;
+  std::string ws_side_uri(const Connection& c) const;
+  std::string net_side_uri(const std::string& token) const;
+  std::string ws_via(const Connection& c, const std::string& branch) const;
+  void bad_input(ws::ConnId conn, std::string_view reason, std::string_view detail);
+  void destroy_later(nta_outgoing_t* orq);
+  void destroy_later(nta_incoming_t* irq);
+  void reap();
+  void apply_ims_from_browser(msg_t* msg, sip_t* sip, bool initial);
+  void apply_ims_to_browser(msg_t* msg, sip_t* sip);
+
+  config::Config cfg_;
+  Metrics& metrics_;
+  ws::Server* ws_ = nullptr;
+  SofiaRoot root_;
+  nta_agent_t* agent_ = nullptr;
+  nta_leg_t* leg_ = nullptr;
+  FlowTokens tokens_;
+  std::string net_host_;       // host[:port] of rtcgw's SIP side in Path/Record-Route
+  std::string net_transport_;  // "udp" or "tcp"
+  std::string pcscf_;          // next hop URI text
+  bool shutting_down_ = false;
+
+  std::unordered_map<ws::ConnId, Connection> conns_;
+  std::unordered_map<nta_outgoing_t*, ClientTxn> clients_;
+  std::map<std::pair<ws::ConnId, std::string>, nta_outgoing_t*> invites_;  // (conn, branch)
+  std::unordered_map<nta_incoming_t*, ServerTxn> servers_;
+  std::unordered_map<std::string, nta_incoming_t*> server_by_branch_;
+  Registrations regs_;
+  loop::Timer reg_sweep_;
+  loop::Timer reaper_;
+  std::vector<nta_outgoing_t*> dead_orqs_;
+  std::vector<nta_incoming_t*> dead_irqs_;
+  log::RateLimit bad_log_{20};
+};
+
+}  // namespace rtcgw::sip
