@@ -62,6 +62,9 @@ class Server {
 // Creates the libwebsockets context on `loop` and opens every listener of cfg.websocket (and the
 // metrics listener when cfg.metrics.listen is set). Throws std::runtime_error at start-up if a
 // listener cannot be opened.
+// Destroying the Server closes every connection and calls on_ws_close for each open one from
+// inside the destructor: the Handler must outlive the Server, and the Server must not be destroyed
+// from inside one of its own Handler callbacks.
 std::unique_ptr<Server> make_server(GMainLoop* loop, const config::Config& cfg, Handler& handler,
                                     Metrics& metrics, HealthFn health);
 
