@@ -95,6 +95,7 @@ bool Proxy::prepare_towards_core(Connection& c, msg_t* msg, sip_t* sip, std::str
         !add_header(msg, sip, sip_record_route_class, net_side_uri(c.token)))
       return false;
   }
+  vias_first(msg, sip);
   next_hop = pcscf_;
   return true;
 }

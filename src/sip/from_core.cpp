@@ -13,23 +13,7 @@ bool creates_dialog(sip_method_t m) {
   return m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer;
 }
 
-std::string line(const char* name, sip_header_t const* h) {
-  return std::string(name) + ": " + header_text(h) + "\r\n";
-}
-
-// The CANCEL for an INVITE as forwarded to the browser (RFC 3261 section 9.1).
-std::string cancel_for(sip_t const* inv, const std::string& via) {
-  std::string s = "CANCEL " + url_text(inv->sip_request->rq_url) + " SIP/2.0\r\n";
-  s += "Via: " + via + "\r\nMax-Forwards: 70\r\n";
-  for (sip_route_t const* r = inv->sip_route; r; r = r->r_next)
-    s += line("Route", reinterpret_cast<sip_header_t const*>(r));
-  s += line("From", reinterpret_cast<sip_header_t const*>(inv->sip_from));
-  s += line("To", reinterpret_cast<sip_header_t const*>(inv->sip_to));
-  s += line("Call-ID", reinterpret_cast<sip_header_t const*>(inv->sip_call_id));
-  s += "CSeq: " + std::to_string(inv->sip_cseq->cs_seq) + " CANCEL\r\n";
-  s += "Content-Length: 0\r\n\r\n";
-  return s;
-}
+std::string value_of(sip_header_t const* h) { return header_text(h); }
 
 }  // namespace
 
@@ -101,6 +85,7 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
       return 500;
   }
   apply_ims_to_browser(fwd.get(), fs);
+  vias_first(fwd.get(), fs);
   if (!send_browser(conn, print(fwd.get()))) return 430;
 
   ServerTxn t;
@@ -110,13 +95,20 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
   t.method_name = method_name;
   nta_incoming_bind(irq, &Proxy::on_core_cancel, reinterpret_cast<Magic*>(this));
   if (method == sip_method_invite) {
-    t.cancel = cancel_for(fs, via);
+    t.ruri = url_text(fs->sip_request->rq_url);
+    t.via = via;
+    for (sip_route_t const* r = fs->sip_route; r; r = r->r_next)
+      t.routes += "Route: " + value_of(reinterpret_cast<sip_header_t const*>(r)) + "\r\n";
+    t.from = value_of(reinterpret_cast<sip_header_t const*>(fs->sip_from));
+    t.to = value_of(reinterpret_cast<sip_header_t const*>(fs->sip_to));
+    t.call_id = value_of(reinterpret_cast<sip_header_t const*>(fs->sip_call_id));
+    t.cseq = fs->sip_cseq->cs_seq;
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     t.timeout.once(cfg_.sip.invite_timeout * 1000, [this, irq] {
       // Timer C (RFC 3261 section 16.6 step 11): give up on the browser.
       auto it = servers_.find(irq);
       if (it == servers_.end()) return;
-      send_browser(it->second.conn, it->second.cancel);
+      send_browser(it->second.conn, hop_request(it->second, "CANCEL", it->second.to));
       nta_incoming_treply(irq, 408, "Request Timeout", TAG_END());
       metrics_.sip_response("to_core", it->second.method_name, 408);
       finish_server(irq);
@@ -153,7 +145,7 @@ void Proxy::core_cancelled(nta_incoming_t* irq) {
   auto it = servers_.find(irq);
   if (it == servers_.end()) return;
   ServerTxn& t = it->second;
-  if (!t.cancel.empty()) send_browser(t.conn, t.cancel);
+  if (t.method == sip_method_invite) send_browser(t.conn, hop_request(t, "CANCEL", t.to));
   // The browser answers 487; should it never, end the transaction ourselves.
   t.timeout.once(kCancelledTimeoutMs, [this, irq] {
     if (!servers_.count(irq)) return;
@@ -194,10 +186,23 @@ void Proxy::browser_response(Connection& c, Parsed p) {
     bad_input(c.peer.id, "malformed", "response with only rtcgw's Via");
     return;
   }
+  if (t.method == sip_method_invite && status >= 300) {
+    // rtcgw's client side towards the browser acknowledges the non-2xx itself.
+    send_browser(c.peer.id,
+                 hop_request(t, "ACK", value_of(reinterpret_cast<sip_header_t const*>(sip->sip_to))));
+  }
   if (sip->sip_to && sip->sip_to->a_tag) nta_incoming_tag(irq, sip->sip_to->a_tag);
   if (nta_incoming_mreply(irq, p.msg.release()) < 0)
     spdlog::warn("cannot relay {} from WebSocket {} to the core", status, c.peer.id);
   if (status >= 200) finish_server(irq);
+}
+
+std::string Proxy::hop_request(const ServerTxn& t, const char* method, const std::string& to) {
+  std::string s = std::string(method) + " " + t.ruri + " SIP/2.0\r\n";
+  s += "Via: " + t.via + "\r\nMax-Forwards: 70\r\n" + t.routes;
+  s += "From: " + t.from + "\r\nTo: " + to + "\r\nCall-ID: " + t.call_id + "\r\n";
+  s += "CSeq: " + std::to_string(t.cseq) + " " + method + "\r\nContent-Length: 0\r\n\r\n";
+  return s;
 }
 
 void Proxy::finish_server(nta_incoming_t* irq) {

@@ -15,8 +15,16 @@ bool add_header(msg_t* msg, sip_t* sip, msg_hclass_t* hc, std::string_view value
 }
 
 bool add_unknown(msg_t* msg, sip_t* sip, std::string_view name, std::string_view value) {
-  std::string line = std::string(name) + ": " + std::string(value);
-  return msg_header_add_str(msg, reinterpret_cast<msg_pub_t*>(sip), line.c_str()) == 0;
+  su_home_t* home = msg_home(msg);
+  auto* u = reinterpret_cast<sip_unknown_t*>(msg_header_alloc(home, sip_unknown_class, 0));
+  if (!u) return false;
+  u->un_name = su_strndup(home, name.data(), static_cast<isize_t>(name.size()));
+  u->un_value = su_strndup(home, value.data(), static_cast<isize_t>(value.size()));
+  // msg_header_insert keeps the header section before the separator (msg_header_add_str
+  // would append after it, into the body).
+  return u->un_name && u->un_value &&
+         msg_header_insert(msg, reinterpret_cast<msg_pub_t*>(sip),
+                           reinterpret_cast<msg_header_t*>(u)) == 0;
 }
 
 int remove_named(msg_t* msg, sip_t* sip, std::string_view name) {
@@ -56,11 +64,12 @@ void mark_received(msg_t* msg, sip_t* sip, const std::string& ip, uint16_t port)
   sip_via_t* via = sip->sip_via;
   if (!via) return;
   su_home_t* home = msg_home(msg);
+  // The parameter text is referenced, not copied: it must live in the message's home.
   std::string received = "received=" + ip;
-  msg_header_replace_param(home, via->v_common, received.c_str());
+  msg_header_replace_param(home, via->v_common, su_strdup(home, received.c_str()));
   if (via->v_rport) {
     std::string rport = "rport=" + std::to_string(port);
-    msg_header_replace_param(home, via->v_common, rport.c_str());
+    msg_header_replace_param(home, via->v_common, su_strdup(home, rport.c_str()));
   }
   // The cached encoding of the Via is stale now.
   msg_fragment_clear_chain(reinterpret_cast<msg_header_t*>(via));
@@ -93,6 +102,15 @@ void ensure_supported(msg_t* msg, sip_t* sip, std::string_view feature) {
   value += f;
   remove_named(msg, sip, "Supported");
   add_header(msg, sip, sip_supported_class, value);
+}
+
+void vias_first(msg_t* msg, sip_t* sip) {
+  if (!sip->sip_via) return;
+  sip_via_t* copy = sip_via_copy(msg_home(msg), sip->sip_via);
+  if (!copy) return;
+  while (sip->sip_via)
+    if (sip_header_remove(msg, sip, reinterpret_cast<sip_header_t*>(sip->sip_via)) != 0) return;
+  sip_header_insert(msg, sip, reinterpret_cast<sip_header_t*>(copy));
 }
 
 std::string url_text(url_t const* url) {

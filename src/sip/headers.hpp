@@ -31,6 +31,10 @@ unsigned long decrement_max_forwards(msg_t* msg, sip_t* sip);
 // Adds `feature` to Supported unless it is already listed.
 void ensure_supported(msg_t* msg, sip_t* sip, std::string_view feature);
 
+// Moves the Via headers back right after the start line, above headers prepended later
+// (Record-Route, Path), so that traces read as people expect.
+void vias_first(msg_t* msg, sip_t* sip);
+
 // url as text ("sip:user@host:port;params"), "" for null.
 std::string url_text(url_t const* url);
 

@@ -89,7 +89,10 @@ class Proxy final : public ws::Handler {
     std::string branch;  // rtcgw's Via branch towards the browser
     sip_method_t method = sip_method_unknown;
     std::string method_name;
-    std::string cancel;  // the CANCEL to send the browser if the core cancels (INVITE only)
+    // INVITE only: what rtcgw needs to CANCEL it or ACK a non-2xx (RFC 3261 sections 9.1,
+    // 17.1.1.3): everything of the forwarded INVITE but the To tag and method.
+    std::string ruri, via, routes, from, to, call_id;
+    uint32_t cseq = 0;
     loop::Timer timeout;
   };
   enum class RouteCheck { kNone, kFound, kForged };
@@ -116,6 +119,7 @@ class Proxy final : public ws::Handler {
   void core_ack(msg_t* msg, sip_t* sip);
   void browser_response(Connection& c, Parsed p);
   void finish_server(nta_incoming_t* irq);
+  static std::string hop_request(const ServerTxn& t, const char* method, const std::string& to);
   void core_cancelled(nta_incoming_t* irq);
   // proxy.cpp
   void reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase);
