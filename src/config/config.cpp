@@ -1,0 +1,140 @@
+// Loading: parse the YAML, fill the structs through the key tables (schema.cpp), then the checks
+// that involve several keys. Every problem is collected before one config::Error is thrown.
+#include "rtcgw/config.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/schema.hpp"
+#include "config/validate.hpp"
+
+namespace rtcgw::config {
+
+namespace {
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) {
+    if (!out.empty()) out += '\n';
+    out += l;
+  }
+  return out;
+}
+
+// Two listeners on one address and port cannot both be opened. ws, wss, tcp and http share the
+// TCP port space; udp has its own.
+void check_listen_conflicts(Checker& ck, const Config& c) {
+  std::map<std::string, std::string> taken;  // "tcp [::1]:8080" -> key that has it
+  auto add = [&](const ListenUrl& url, const std::string& key) {
+    std::string id = (url.scheme == "udp" ? "udp " : "tcp ") + url.hostport();
+    auto [it, fresh] = taken.emplace(id, key);
+    if (!fresh) {
+      ck.error(ck.line_of(key), key,
+               quote(url.text) + " uses the same address and port as " + it->second);
+    }
+  };
+  for (size_t i = 0; i < c.websocket.listen.size(); ++i) {
+    add(c.websocket.listen[i], "websocket.listen[" + std::to_string(i) + "]");
+  }
+  for (size_t i = 0; i < c.sip.listen.size(); ++i) {
+    add(c.sip.listen[i], "sip.listen[" + std::to_string(i) + "]");
+  }
+  if (!c.metrics.listen.empty()) add(c.metrics.url, "metrics.listen");
+}
+
+void check_required(Checker& ck, const Config& c) {
+  // A key whose value was wrong is already reported.
+  if (c.websocket.listen.empty() && !ck.failed("websocket.listen")) {
+    ck.error(ck.line_of("websocket.listen"), "websocket.listen",
+             "required: at least one ws:// or wss:// URL");
+  }
+  if (c.sip.listen.empty() && !ck.failed("sip.listen")) {
+    ck.error(ck.line_of("sip.listen"), "sip.listen", "required: at least one udp:// or tcp:// URL");
+  }
+  if (c.sip.pcscf.empty() && !ck.failed("sip.pcscf")) {
+    ck.error(ck.line_of("sip.pcscf"), "sip.pcscf", "required: the SIP URI of the P-CSCF");
+  }
+}
+
+void check_tls(Checker& ck, const Config& c) {
+  bool wss = false;
+  for (const ListenUrl& u : c.websocket.listen) wss = wss || u.scheme == "wss";
+  if (!wss) return;
+  const char* keys[] = {"websocket.tls.certificate", "websocket.tls.private_key"};
+  const std::string* values[] = {&c.websocket.tls.certificate, &c.websocket.tls.private_key};
+  for (int i = 0; i < 2; ++i) {
+    if (values[i]->empty() && !ck.failed(keys[i])) {
+      ck.error(ck.line_of(keys[i]), keys[i], "required when websocket.listen has a wss:// URL");
+    }
+  }
+}
+
+void check_media(Checker& ck, const Config& c) {
+  if (is_unspecified_ip(c.media.address) && c.media.advertised_address.empty()) {
+    ck.error(ck.line_of("media.address"), "media.advertised_address",
+             "required when media.address is " + quote(c.media.address) +
+                 ": browsers cannot send media to it");
+  }
+  if (is_unspecified_ip(c.media.advertised_address)) {
+    ck.error(ck.line_of("media.advertised_address"), "media.advertised_address",
+             "must be a reachable address, got " + quote(c.media.advertised_address));
+  }
+}
+
+Config load(std::string_view yaml, const std::string& name) {
+  Checker ck(name, std::filesystem::path(name).parent_path());
+  Config c;
+  c.path = name;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    ck.error(e.mark.is_null() ? 1 : e.mark.line + 1, "", "YAML syntax error: " + e.msg);
+    throw Error(ck.errors());
+  } catch (const YAML::Exception& e) {
+    ck.error(e.mark.is_null() ? 1 : e.mark.line + 1, "", e.what());
+    throw Error(ck.errors());
+  }
+  if (docs.size() > 1) {
+    ck.error(node_line(docs[1], 1), "", "more than one YAML document; expected one");
+  }
+  YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
+  if (!root.IsMap()) {
+    ck.error(node_line(root, 1), "",
+             "expected a mapping with the sections websocket, sip, media, log, metrics; got " +
+                 describe(root));
+    throw Error(ck.errors());
+  }
+  try {
+    apply_map(ck, Field{root, "", node_line(root, 1)}, root_table(), c);
+  } catch (const YAML::Exception& e) {  // not expected: the readers check types first
+    ck.error(e.mark.is_null() ? 1 : e.mark.line + 1, "", e.what());
+  }
+  check_required(ck, c);
+  check_tls(ck, c);
+  check_media(ck, c);
+  check_listen_conflicts(ck, c);
+  if (auto errors = ck.errors(); !errors.empty()) throw Error(std::move(errors));
+  return c;
+}
+
+}  // namespace
+
+Error::Error(std::vector<std::string> errors)
+    : std::runtime_error(join(errors)), errors_(std::move(errors)) {}
+
+Config load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error({path + ": cannot open: " + std::strerror(errno)});
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw Error({path + ": cannot read: " + std::strerror(errno)});
+  return load(text.str(), path);
+}
+
+Config load_string(std::string_view yaml, const std::string& name) { return load(yaml, name); }
+
+}  // namespace rtcgw::config
