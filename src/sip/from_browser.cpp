@@ -40,6 +40,16 @@ void Proxy::browser_request(Connection& c, Parsed p) {
   if (shutting_down_) return reply_browser(c.peer.id, sip, 503, "Service Unavailable");
   if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
     return reply_browser(c.peer.id, sip, 483, "Too Many Hops");
+  // RFC 3261 section 16.3 steps 2 and 6: a scheme rtcgw cannot route, and Proxy-Require
+  // extensions (rtcgw supports none).
+  const char* scheme = sip->sip_request->rq_url->url_scheme;
+  if (!scheme || (strcasecmp(scheme, "sip") != 0 && strcasecmp(scheme, "sips") != 0 &&
+                  strcasecmp(scheme, "tel") != 0))
+    return reply_browser(c.peer.id, sip, 416, "Unsupported URI Scheme");
+  if (sip->sip_proxy_require) {
+    std::string tags = header_text(reinterpret_cast<sip_header_t const*>(sip->sip_proxy_require));
+    return reply_browser(c.peer.id, sip, 420, "Bad Extension", "Unsupported: " + tags + "\r\n");
+  }
 
   std::string branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
   // The browser's hop is reliable, yet 100 Trying tells it the INVITE reached the proxy.

@@ -162,7 +162,7 @@ void Proxy::browser_response(Connection& c, Parsed p) {
   auto bit = server_by_branch_.find(branch);
   if (bit == server_by_branch_.end()) {
     if (status >= 200 && status < 300 && sip->sip_cseq->cs_method == sip_method_invite &&
-        sip->sip_via->v_next) {
+        sip->sip_via->v_next && is_own_via(sip->sip_via)) {
       // A retransmitted 2xx after the transaction ended: forward statelessly along the Vias
       // (RFC 3261 section 16.7 step 10). nta removes rtcgw's Via and sends to the next one.
       apply_ims_to_browser(p.msg.get(), sip);

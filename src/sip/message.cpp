@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include <array>
+#include <cctype>
 #include <cstring>
 
 namespace rtcgw::sip {
@@ -50,13 +51,23 @@ size_t declared_length(std::string_view head) {
   return std::string_view::npos;
 }
 
+// True when the text starts like a SIP message: a status line ("SIP/..."), a request line ending
+// in a SIP version, or "METHOD scheme:..." (a request with a broken version, still answerable).
 bool looks_like_sip(std::string_view data) {
-  // A request line ends in "SIP/2.0"; a status line starts with it.
   size_t eol = data.find_first_of("\r\n");
   std::string_view first = data.substr(0, eol);
   if (first.starts_with("SIP/")) return true;
   size_t sp = first.rfind(' ');
-  return sp != std::string_view::npos && first.substr(sp + 1).starts_with("SIP/");
+  if (sp != std::string_view::npos && first.substr(sp + 1).starts_with("SIP/")) return true;
+  size_t method_end = first.find(' ');
+  if (method_end == 0 || method_end == std::string_view::npos || eol == std::string_view::npos)
+    return false;
+  for (char ch : first.substr(0, method_end))
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("-.!%*_+`'~", ch)))
+      return false;
+  std::string_view uri = first.substr(method_end + 1);
+  size_t colon = uri.find(':');
+  return colon != std::string_view::npos && colon > 0 && colon < 8;
 }
 
 Parsed fail(Parsed p, std::string_view error, std::string detail) {
@@ -77,14 +88,22 @@ Parsed parse(std::string_view data) {
   Parsed p;
   if (data.empty()) return fail(std::move(p), "empty", "empty message");
   if (!looks_like_sip(data)) return fail(std::move(p), "not_sip", "not a SIP message");
-  if (std::memchr(data.data(), '\0', body_offset(data)) != nullptr)
-    return fail(std::move(p), "malformed", "NUL in the header section");
 
   p.msg.reset(msg_make(sip_default_mclass(), 0, data.data(), static_cast<ssize_t>(data.size())));
   sip_t* sip = p.sip();
   if (!sip) return fail(std::move(p), "malformed", "unparsable message");
-  if (!sip->sip_request && !sip->sip_status)
+  if (!sip->sip_request && !sip->sip_status) {
+    // sofia parses no header after a broken start line. To answer 400 from the headers, parse
+    // them again behind a stand-in request line; the message stays an error.
+    size_t eol = data.find('\n');
+    if (eol != std::string_view::npos && !data.starts_with("SIP/")) {
+      std::string patched = "BROKEN sip:invalid.invalid SIP/2.0\r\n";
+      patched.append(data.substr(eol + 1));
+      p.msg.reset(msg_make(sip_default_mclass(), 0, patched.data(),
+                           static_cast<ssize_t>(patched.size())));
+    }
     return fail(std::move(p), "bad_start_line", "bad start line");
+  }
   if (sip->sip_request && (!sip->sip_request->rq_url || !sip->sip_request->rq_method_name ||
                            !sip->sip_request->rq_url->url_scheme))
     return fail(std::move(p), "bad_start_line", "bad Request-URI");
@@ -111,7 +130,10 @@ Parsed parse(std::string_view data) {
   // Headers that sofia could not parse are kept in sip_error. Those that matter to routing
   // are already checked above; a broken Max-Forwards, Contact or Route is fatal too.
   for (sip_error_t* e = sip->sip_error; e; e = e->er_next) {
-    const char* name = e->er_name ? e->er_name : "";
+    // Not every entry is a msg_error_t: read er_name only from those that are.
+    msg_hclass_t const* hc = e->er_common->h_class;
+    const char* name = hc == sip_error_class ? e->er_name : hc ? hc->hc_name : nullptr;
+    if (!name) name = "";
     static constexpr std::array kFatal{"Max-Forwards", "Contact", "Route", "Record-Route",
                                        "Content-Length", "Via", "From", "To", "Call-ID",
                                        "CSeq", "Expires"};
@@ -133,8 +155,10 @@ std::string print(msg_t* msg) {
 }
 
 bool can_respond(sip_t const* req) {
-  return req && req->sip_request && req->sip_via && req->sip_from && req->sip_to &&
-         req->sip_call_id && req->sip_cseq && req->sip_request->rq_method != sip_method_ack;
+  // A request whose start line did not parse is still answerable from its headers.
+  return req && !req->sip_status && req->sip_via && req->sip_from && req->sip_to &&
+         req->sip_call_id && req->sip_cseq && req->sip_cseq->cs_method != sip_method_ack &&
+         (!req->sip_request || req->sip_request->rq_method != sip_method_ack);
 }
 
 std::string header_text(sip_header_t const* h) {

@@ -26,7 +26,8 @@ Parsed parse(std::string_view data);
 // Prints the message as it stands (after header edits). Empty on failure.
 std::string print(msg_t* msg);
 
-// True if a response can be formed to this request (Via, From, To, Call-ID and CSeq parsed).
+// True if a response can be formed to this request (Via, From, To, Call-ID and CSeq parsed;
+// not an ACK; not a response). The start line itself may be broken.
 bool can_respond(sip_t const* req);
 
 // A response to `req` as text: Via(s), From, To (with `to_tag` added when To has no tag and

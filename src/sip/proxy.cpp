@@ -129,7 +129,7 @@ void Proxy::on_ws_message(ws::ConnId id, std::string_view data, bool binary) {
   if (!p.ok()) {
     bad_input(id, p.error, p.detail);
     sip_t* s = p.sip();
-    if (s && s->sip_request && can_respond(s)) reply_browser(id, s, 400, "Bad Request - " + p.detail);
+    if (s && can_respond(s)) reply_browser(id, s, 400, "Bad Request - " + p.detail);
     return;
   }
   if (p.sip()->sip_request)
@@ -177,9 +177,10 @@ size_t Proxy::pending_transactions() const {
   return n;
 }
 
-void Proxy::reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase) {
+void Proxy::reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase,
+                          std::string_view extra) {
   if (!can_respond(req)) return;
-  send_browser(conn, response_text(req, status, phrase, random_token(10)));
+  send_browser(conn, response_text(req, status, phrase, random_token(10), extra));
   metrics_.sip_response("to_browser", method_name(req), status);
 }
 
@@ -209,6 +210,15 @@ bool Proxy::is_own(url_t const* url) const {
     if (match(l)) return true;
   for (const auto& l : cfg_.websocket.listen)
     if (match(l)) return true;
+  return false;
+}
+
+bool Proxy::is_own_via(sip_via_t const* via) const {
+  if (!via || !via->v_host) return false;
+  std::string host = strip_brackets(via->v_host);
+  unsigned port = via->v_port ? static_cast<unsigned>(atoi(via->v_port)) : 0;
+  for (const auto& l : cfg_.websocket.listen)
+    if (strcasecmp(l.host.c_str(), host.c_str()) == 0 && l.port == port) return true;
   return false;
 }
 

@@ -122,10 +122,12 @@ class Proxy final : public ws::Handler {
   static std::string hop_request(const ServerTxn& t, const char* method, const std::string& to);
   void core_cancelled(nta_incoming_t* irq);
   // proxy.cpp
-  void reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase);
+  void reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase,
+                     std::string_view extra = {});
   bool send_browser(ws::ConnId conn, const std::string& text);
   OwnRoutes pop_own_routes(msg_t* msg, sip_t* sip);
   bool is_own(url_t const* url) const;
+  bool is_own_via(sip_via_t const* via) const;
   std::string ws_side_uri(const Connection& c) const;
   std::string net_side_uri(const std::string& token) const;
   std::string ws_via(const Connection& c, const std::string& branch) const;

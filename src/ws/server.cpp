@@ -147,6 +147,7 @@ class ServerImpl final : public Server {
   void destroy_context();
 
   int on_filter_network(Listener& l);
+  int on_confirm_upgrade(struct lws* wsi, Listener& l, const char* upgrade);
   int on_filter_protocol(struct lws* wsi, Listener& l, Session* s);
   int on_established(struct lws* wsi, Session* s);
   int on_receive(struct lws* wsi, Session* s, const void* in, size_t len);
@@ -377,6 +378,17 @@ int ServerImpl::on_filter_network(Listener& l) {
   return 0;
 }
 
+int ServerImpl::on_confirm_upgrade(struct lws* wsi, Listener& l, const char* upgrade) {
+  if (!upgrade || std::strcmp(upgrade, "websocket") != 0) return 0;
+  if (!accepting_) return 1;
+  if (!l.metrics && offers_sip(header(wsi, WSI_TOKEN_PROTOCOL))) return 0;
+  std::string ip;
+  uint16_t port = 0;
+  peer_address(wsi, ip, port);
+  refuse("subprotocol", ip, port, header(wsi, WSI_TOKEN_ORIGIN));
+  return 1;
+}
+
 int ServerImpl::on_filter_protocol(struct lws* wsi, Listener& l, Session* s) {
   if (!s) return 1;
   s->id = 0;
@@ -561,6 +573,10 @@ int ServerImpl::callback(struct lws* wsi, enum lws_callback_reasons reason, void
       return 0;
     case LWS_CALLBACK_HTTP:
       return self->on_http(wsi, *l, static_cast<const char*>(in));
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      // Before lws picks a protocol: an upgrade that does not offer "sip" is refused here, so
+      // that it is counted (lws would refuse a list of only unknown protocols silently).
+      return self->on_confirm_upgrade(wsi, *l, static_cast<const char*>(in));
     default:
       break;
   }

@@ -1,0 +1,101 @@
+// Parsing one SIP message per WebSocket frame: what is accepted, what gets which error.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sip/message.hpp"
+
+namespace rtcgw::sip {
+namespace {
+
+std::string message(std::string start = "MESSAGE sip:bob@example.com SIP/2.0",
+                    std::string body = "hello", std::string cl = "") {
+  std::string s = start + "\r\n";
+  s += "Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK776asdhds\r\n";
+  s += "Max-Forwards: 69\r\n";
+  s += "To: <sip:bob@example.com>\r\n";
+  s += "From: <sip:alice@example.com>;tag=1928301774\r\n";
+  s += "Call-ID: a84b4c76e66710\r\n";
+  s += "CSeq: 1 MESSAGE\r\n";
+  s += "Content-Type: text/plain\r\n";
+  s += "Content-Length: " + (cl.empty() ? std::to_string(body.size()) : cl) + "\r\n\r\n";
+  return s + body;
+}
+
+TEST(SipMessage, ValidRequestParses) {
+  Parsed p = parse(message());
+  ASSERT_TRUE(p.ok()) << p.detail;
+  EXPECT_EQ(method_name(p.sip()), "MESSAGE");
+  EXPECT_TRUE(can_respond(p.sip()));
+}
+
+TEST(SipMessage, EmptyAndGarbage) {
+  EXPECT_EQ(parse("").error, "empty");
+  EXPECT_EQ(parse("hello there\r\n\r\n").error, "not_sip");
+  EXPECT_EQ(parse(std::string("\x16\x03\x01\x02\x00", 5)).error, "not_sip");
+}
+
+TEST(SipMessage, MissingVersionIsAnAnswerableBadStartLine) {
+  Parsed p = parse(message("MESSAGE sip:bob@example.com"));
+  EXPECT_FALSE(p.ok());
+  EXPECT_NE(p.error, "not_sip");
+  ASSERT_NE(p.sip(), nullptr);
+  EXPECT_TRUE(can_respond(p.sip())) << "a 400 can be formed";
+}
+
+TEST(SipMessage, WrongVersion) {
+  Parsed p = parse(message("MESSAGE sip:bob@example.com SIP/7.0"));
+  EXPECT_FALSE(p.ok());
+}
+
+TEST(SipMessage, ContentLengthLargerThanBodyIsAnError) {
+  Parsed p = parse(message("MESSAGE sip:bob@example.com SIP/2.0", "hello", "50"));
+  EXPECT_EQ(p.error, "content_length");
+  ASSERT_NE(p.sip(), nullptr);
+  EXPECT_TRUE(can_respond(p.sip()));
+}
+
+TEST(SipMessage, OctetsPastContentLengthAreDiscarded) {
+  Parsed p = parse(message("MESSAGE sip:bob@example.com SIP/2.0", "hello world", "5"));
+  ASSERT_TRUE(p.ok()) << p.detail;
+  std::string out = print(p.msg.get());
+  EXPECT_TRUE(out.ends_with("\r\n\r\nhello")) << out;
+}
+
+TEST(SipMessage, MissingHeaders) {
+  for (const char* h : {"Via: ", "Call-ID: ", "From: ", "To: ", "CSeq: "}) {
+    std::string m = message();
+    size_t at = m.find(h);
+    m.erase(at, m.find("\r\n", at) + 2 - at);
+    Parsed p = parse(m);
+    EXPECT_EQ(p.error, "missing_header") << h;
+  }
+}
+
+TEST(SipMessage, CSeqMethodMustMatch) {
+  std::string m = message();
+  m.replace(m.find("CSeq: 1 MESSAGE"), 15, "CSeq: 1 INVITE");
+  EXPECT_EQ(parse(m).error, "malformed");
+}
+
+TEST(SipMessage, ResponseTextCopiesTheTransactionHeaders) {
+  Parsed p = parse(message());
+  ASSERT_TRUE(p.ok());
+  std::string r = response_text(p.sip(), 483, "Too Many Hops", "abc");
+  EXPECT_TRUE(r.starts_with("SIP/2.0 483 Too Many Hops\r\n")) << r;
+  EXPECT_NE(r.find("Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK776asdhds\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("To: <sip:bob@example.com>;tag=abc\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("CSeq: 1 MESSAGE\r\n"), std::string::npos) << r;
+  Parsed back = parse(r);
+  EXPECT_TRUE(back.ok()) << back.detail;
+}
+
+TEST(SipMessage, RandomTokens) {
+  std::string a = random_token(16), b = random_token(16);
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_NE(a, b);
+  for (char c : a) EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'));
+}
+
+}  // namespace
+}  // namespace rtcgw::sip
