@@ -172,11 +172,13 @@ void Proxy::relay_core_response(nta_outgoing_t* orq, sip_t const* sip) {
     spdlog::debug("response {} for WebSocket {} not delivered", status, t.conn);
 
   if (status < 200) return;
-  if (t.method == sip_method_invite && status < 300) {
-    t.status = status;
+  if (t.method == sip_method_invite) {
+    // Keep an INVITE a while after its final response: after a 2xx so that retransmitted or
+    // forked 2xx still reach the browser, after a non-2xx so that the browser's ACK to it is
+    // recognised (and absorbed).
+    if (t.status < 200 || status < 300) t.status = status;
     if (!t.linger.active()) {
-      // Keep the transaction a while so that retransmitted or forked 2xx still reach the browser.
-      t.linger.once(32000, [this, orq] {
+      t.linger.once(status < 300 ? 32000 : 5000, [this, orq] {
         auto c = clients_.find(orq);
         if (c == clients_.end()) return;
         invites_.erase({c->second.conn, c->second.branch});
@@ -184,19 +186,6 @@ void Proxy::relay_core_response(nta_outgoing_t* orq, sip_t const* sip) {
         destroy_later(orq);
       });
     }
-    return;
-  }
-  t.status = status;
-  if (t.method == sip_method_invite) {
-    // Keep the INVITE a little so the browser's ACK to this non-2xx can be recognised.
-    if (!t.linger.active())
-      t.linger.once(5000, [this, orq] {
-        auto c = clients_.find(orq);
-        if (c == clients_.end()) return;
-        invites_.erase({c->second.conn, c->second.branch});
-        clients_.erase(c);
-        destroy_later(orq);
-      });
     return;
   }
   clients_.erase(it);
