@@ -46,6 +46,8 @@ void Proxy::browser_request(Connection& c, Parsed p) {
   if (!scheme || (strcasecmp(scheme, "sip") != 0 && strcasecmp(scheme, "sips") != 0 &&
                   strcasecmp(scheme, "tel") != 0))
     return reply_browser(c.peer.id, sip, 416, "Unsupported URI Scheme");
+  if (sip->sip_request->rq_url->url_headers)  // RFC 4475 section 3.1.2.11
+    return reply_browser(c.peer.id, sip, 400, "Bad Request - Request-URI with headers");
   if (sip->sip_proxy_require) {
     std::string tags = header_text(reinterpret_cast<sip_header_t const*>(sip->sip_proxy_require));
     return reply_browser(c.peer.id, sip, 420, "Bad Extension", "Unsupported: " + tags + "\r\n");

@@ -163,11 +163,20 @@ bool can_respond(sip_t const* req) {
 
 std::string header_text(sip_header_t const* h) {
   if (!h) return {};
-  su_home_t home[1] = {SU_HOME_INIT(home)};
-  char* s = sip_header_as_string(home, h);
-  std::string out = s ? s : "";
-  su_home_deinit(home);
-  return out;
+  // msg_header_field_e prints the field value and returns the length it needs; retry with a
+  // buffer a little larger (its encoders skip a piece that would end exactly at the end).
+  std::string buf(256, '\0');
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    issize_t n = msg_header_field_e(buf.data(), static_cast<isize_t>(buf.size()),
+                                    reinterpret_cast<msg_header_t const*>(h), 0);
+    if (n < 0) return {};
+    if (static_cast<size_t>(n) + 16 <= buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    buf.assign(static_cast<size_t>(n) + 16, '\0');  // sofia's encoders want slack past n
+  }
+  return {};
 }
 
 std::string response_text(sip_t const* req, int status, std::string_view phrase,

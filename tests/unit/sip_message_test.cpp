@@ -99,3 +99,21 @@ TEST(SipMessage, RandomTokens) {
 
 }  // namespace
 }  // namespace rtcgw::sip
+
+namespace rtcgw::sip {
+namespace {
+
+TEST(SipMessage, LongViaPrintsWhole) {
+  std::string branch(2000, 'b');
+  std::string m = message();
+  m.replace(m.find("branch=z9hG4bK776asdhds"), 23, "received=192.0.2.5;branch=z9hG4bK" + branch);
+  Parsed p = parse(m);
+  ASSERT_TRUE(p.ok()) << p.detail;
+  std::string v = header_text(reinterpret_cast<sip_header_t const*>(p.sip()->sip_via));
+  EXPECT_EQ(v, "SIP/2.0/WS df7jal23ls0d.invalid;received=192.0.2.5;branch=z9hG4bK" + branch);
+  std::string r = response_text(p.sip(), 100, "Trying");
+  EXPECT_NE(r.find(branch + "\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rtcgw::sip
