@@ -1,0 +1,13 @@
+# Browser end-to-end tests: Debian's Chromium running the demo page (web/, JsSIP) against the real
+# rtcgw, with Kamailio (demo/kamailio.cfg) as the IMS core. Each runs inside a private network
+# namespace with only lo up (unshare --net: root, as in CI), so ports never collide and nothing
+# leaves the machine. Needs what scripts/setup.sh installs: chromium, kamailio, node_modules and
+# web/jssip.min.js. Included from tests/CMakeLists.txt, which sets RTCGW_BIN.
+set(RTCGW_E2E_OUT ${CMAKE_BINARY_DIR}/e2e)
+
+add_test(NAME e2e_browser_register
+  COMMAND unshare --net sh -c "ip link set lo up && exec \"$@\"" e2e
+          node ${PROJECT_SOURCE_DIR}/tests/e2e/register_message.js
+          --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/register_message
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_browser_register PROPERTIES TIMEOUT 120 LABELS e2e)
