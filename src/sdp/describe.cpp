@@ -1,0 +1,93 @@
+#include "sdp/describe.hpp"
+
+#include <cstdlib>
+
+#include "sdp/model.hpp"
+
+namespace rtcgw::sdp {
+namespace {
+
+using detail::Media;
+using detail::Session;
+
+const Media* first_audio(const Session& s) {
+  for (const auto& m : s.media)
+    if (m.type == "audio" && !m.rejected) return &m;
+  return nullptr;
+}
+
+std::string value_of(const Session& s, const Media& m, std::string_view name) {
+  if (const auto* a = m.attr(name)) return a->value;
+  if (const auto* a = s.attr(name)) return a->value;
+  return {};
+}
+
+}  // namespace
+
+BrowserTransport describe_browser(std::string_view sdp) {
+  BrowserTransport t;
+  std::string err;
+  auto s = detail::parse(sdp, err);
+  if (!s) {
+    t.error = err;
+    return t;
+  }
+  const Media* m = first_audio(*s);
+  if (!m) {
+    t.error = "no audio m= line";
+    return t;
+  }
+  t.mid = m->mid();
+  t.ice_ufrag = value_of(*s, *m, "ice-ufrag");
+  t.ice_pwd = value_of(*s, *m, "ice-pwd");
+  t.ice_lite = s->attr("ice-lite") != nullptr;
+  std::string fp = value_of(*s, *m, "fingerprint");
+  if (auto sp = fp.find(' '); sp != std::string::npos) {
+    t.fingerprint_alg = fp.substr(0, sp);
+    t.fingerprint = fp.substr(fp.find_first_not_of(' ', sp));
+  }
+  t.setup = value_of(*s, *m, "setup");
+  t.rtcp_mux = m->attr("rtcp-mux") != nullptr;
+  for (const auto& a : m->attrs)
+    if (a.name == "candidate") t.candidates.push_back(a.value);
+  if (t.ice_ufrag.empty() || t.ice_pwd.empty() || t.fingerprint.empty()) {
+    t.error = "no ICE credentials or DTLS fingerprint";
+    return t;
+  }
+  t.ok = true;
+  return t;
+}
+
+NetworkMedia describe_network(std::string_view sdp) {
+  NetworkMedia n;
+  std::string err;
+  auto s = detail::parse(sdp, err);
+  if (!s) {
+    n.error = err;
+    return n;
+  }
+  const Media* m = first_audio(*s);
+  if (!m || m->port > 65535 || m->address.empty()) {
+    n.error = "no audio m= line with an address and port";
+    return n;
+  }
+  n.address = m->address;
+  n.rtp_port = static_cast<uint16_t>(m->port);
+  n.rtcp_mux = m->attr("rtcp-mux") != nullptr;
+  n.rtcp_port = n.rtcp_mux ? n.rtp_port : static_cast<uint16_t>(n.rtp_port + 1);
+  if (const auto* a = m->attr("rtcp"); a && !n.rtcp_mux) {
+    unsigned long p = std::strtoul(a->value.c_str(), nullptr, 10);
+    if (p > 0 && p <= 65535) n.rtcp_port = static_cast<uint16_t>(p);
+  }
+  n.direction = detail::mode_name(m->mode);
+  for (const auto& c : m->codecs) {
+    n.payload_types.push_back(c.pt);
+    if (detail::iequals(c.encoding, "telephone-event") &&
+        (n.telephone_event_pt < 0 || c.rate == 8000))
+      n.telephone_event_pt = c.pt;
+  }
+  n.ok = true;
+  return n;
+}
+
+}  // namespace rtcgw::sdp

@@ -1,0 +1,320 @@
+#include "sdp/translate.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "sdp/model.hpp"
+
+namespace rtcgw::sdp {
+namespace {
+
+using detail::Codec;
+using detail::iequals;
+using detail::Media;
+using detail::Session;
+using detail::Writer;
+
+constexpr const char* kWebRtcProto = "UDP/TLS/RTP/SAVPF";
+
+Result fail(std::string error, int status = 488) {
+  Result r;
+  r.error = std::move(error);
+  r.sip_status = status;
+  return r;
+}
+
+// Every output goes through sofia's parser once more before it leaves.
+Result finish(const std::string& text) {
+  std::string err;
+  if (!detail::parse(text, err)) return fail("translated SDP does not parse: " + err, 500);
+  Result r;
+  r.ok = true;
+  r.sdp = text;
+  return r;
+}
+
+bool is_dtmf(const Codec& c) { return iequals(c.encoding, "telephone-event"); }
+bool is_cn(const Codec& c) { return iequals(c.encoding, "CN"); }
+bool is_g711(const Codec& c) {
+  return (iequals(c.encoding, "PCMU") || iequals(c.encoding, "PCMA")) && c.rate == 8000;
+}
+bool is_opus(const Codec& c) { return iequals(c.encoding, "opus") && c.rate == 48000; }
+
+// At least one codec that carries media (not only DTMF events or comfort noise).
+bool usable(const std::vector<Codec>& cs) {
+  return std::any_of(cs.begin(), cs.end(), [](const Codec& c) { return !is_dtmf(c) && !is_cn(c); });
+}
+
+bool plain_rtp(const Media& m) { return m.proto == "RTP/AVP" || m.proto == "RTP/AVPF"; }
+
+unsigned audio_as(const std::string& address) {
+  return std::string(detail::addr_type(address)) == "IP6" ? kAudioAsIPv6 : kAudioAsIPv4;
+}
+
+// What the IMS takes: G.711, opus by policy, and telephone-event at the clock rate of a kept
+// codec (RFC 4733 section 2.3.1), one per rate, 8000 Hz preferred. Browser order is kept.
+std::vector<Codec> network_codecs(const std::vector<Codec>& in, const CodecPolicy& policy) {
+  bool g711 = std::any_of(in.begin(), in.end(), is_g711);
+  bool opus = policy.allow_opus_to_network && std::any_of(in.begin(), in.end(), is_opus);
+  std::vector<Codec> out;
+  bool dtmf8k = false, dtmf48k = false;
+  for (const auto& c : in) {
+    if (is_g711(c) || (opus && is_opus(c))) {
+      out.push_back(c);
+    } else if (is_dtmf(c) && c.rate == 8000 && g711 && !dtmf8k) {
+      dtmf8k = true;
+      out.push_back(c);
+    } else if (is_dtmf(c) && c.rate == 48000 && opus && !dtmf48k) {
+      dtmf48k = true;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// What the browser can decode without transcoding; telephone-event only at the clock rate
+// of a kept codec.
+std::vector<Codec> browser_codecs(const std::vector<Codec>& in) {
+  auto decodable = [](const Codec& c) {
+    return is_g711(c) || is_opus(c) || (iequals(c.encoding, "G722") && c.rate == 8000) ||
+           (is_cn(c) && c.rate == 8000);
+  };
+  std::vector<Codec> out;
+  for (const auto& c : in) {
+    bool rate_ok = std::any_of(in.begin(), in.end(),
+                               [&](const Codec& x) { return decodable(x) && x.rate == c.rate; });
+    if (decodable(c) || (is_dtmf(c) && rate_ok)) out.push_back(c);
+  }
+  return out;
+}
+
+// The answerer's codecs, in the answerer's order, renumbered with the offerer's payload types;
+// codecs the offer did not have are dropped. fmtp is the answerer's (what it receives).
+std::vector<Codec> answered_codecs(const std::vector<Codec>& answer,
+                                   const std::vector<Codec>& offer) {
+  std::vector<Codec> out;
+  for (const auto& a : answer) {
+    auto it = std::find_if(offer.begin(), offer.end(), [&](const Codec& o) {
+      return detail::same_codec(a, o) &&
+             std::none_of(out.begin(), out.end(), [&](const Codec& x) { return x.pt == o.pt; });
+    });
+    if (it == offer.end()) continue;
+    Codec c = *it;
+    c.fmtp = a.fmtp;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void copy_ptime(Writer& w, const Media& m) {
+  for (const char* name : {"ptime", "maxptime"})
+    if (const auto* a = m.attr(name)) w.attr(name, a->value);
+}
+
+// The network's audio line: RTP/AVP, our port, b=AS, no WebRTC attributes.
+void network_audio(Writer& w, const NetworkLeg& leg, std::string_view proto,
+                   const std::vector<Codec>& cs, const Media& ptime_from, detail::Mode mode,
+                   bool rtcp_mux) {
+  w.m_line("audio", leg.rtp_port, proto, detail::pt_list(cs));
+  w.line('b', "AS:" + std::to_string(audio_as(leg.address)));
+  w.codecs(cs);
+  copy_ptime(w, ptime_from);
+  if (rtcp_mux) w.attr("rtcp-mux");
+  w.attr(detail::mode_name(mode));
+}
+
+// ICE-lite, DTLS and candidate attributes of an accepted browser line.
+void browser_media(Writer& w, const BrowserLeg& leg, std::string_view type, const std::string& mid,
+                   const std::vector<Codec>& cs, const Media& ptime_from, detail::Mode mode,
+                   std::string_view setup, bool rtcp_mux) {
+  w.m_line(type, leg.port, kWebRtcProto, detail::pt_list(cs));
+  if (!mid.empty()) w.attr("mid", mid);
+  w.attr("ice-ufrag", leg.ice_ufrag);
+  w.attr("ice-pwd", leg.ice_pwd);
+  w.attr("fingerprint", "sha-256 " + leg.fingerprint_sha256);
+  w.attr("setup", setup);
+  if (rtcp_mux) w.attr("rtcp-mux");
+  w.codecs(cs);
+  copy_ptime(w, ptime_from);
+  w.attr(detail::mode_name(mode));
+  if (leg.candidates.empty()) {
+    w.attr("candidate",
+           "1 1 udp 2130706431 " + leg.address + " " + std::to_string(leg.port) + " typ host");
+  }
+  for (const auto& c : leg.candidates) w.attr("candidate", c);
+  w.attr("end-of-candidates");
+}
+
+// An answer never says actpass (RFC 5763 section 5): take the role the offer leaves us.
+std::string answer_setup(const std::string& wanted, const Media& offer) {
+  if (wanted == "active" || wanted == "passive") return wanted;
+  const auto* a = offer.attr("setup");
+  return a && a->value == "passive" ? "active" : "passive";
+}
+
+// The mids of the offer's a=group:BUNDLE, empty when it has none.
+std::vector<std::string> bundle_mids(const Session& s) {
+  std::vector<std::string> mids;
+  for (const auto& a : s.attrs) {
+    if (a.name != "group" || a.value.rfind("BUNDLE", 0) != 0) continue;
+    size_t pos = 6;
+    while (pos < a.value.size()) {
+      size_t start = a.value.find_first_not_of(' ', pos);
+      if (start == std::string::npos) break;
+      size_t end = a.value.find(' ', start);
+      mids.push_back(a.value.substr(start, end - start));
+      pos = end == std::string::npos ? a.value.size() : end;
+    }
+  }
+  return mids;
+}
+
+std::string bundle_line(const std::vector<std::string>& mids) {
+  std::string v = "BUNDLE";
+  for (const auto& m : mids) v += " " + m;
+  return v;
+}
+
+struct Parsed {
+  std::optional<Session> a, b;
+  std::string error;
+};
+
+Parsed parse_pair(std::string_view x, std::string_view y, const char* what_x, const char* what_y) {
+  Parsed p;
+  std::string err;
+  p.a = detail::parse(x, err);
+  if (!p.a) {
+    p.error = std::string(what_x) + ": " + err;
+    return p;
+  }
+  p.b = detail::parse(y, err);
+  if (!p.b) {
+    p.error = std::string(what_y) + ": " + err;
+  } else if (p.a->media.size() != p.b->media.size()) {
+    p.error = std::string(what_x) + " has " + std::to_string(p.a->media.size()) + " m= lines, " +
+              what_y + " has " + std::to_string(p.b->media.size());
+  }
+  return p;
+}
+
+}  // namespace
+
+Result to_network_offer(std::string_view browser_offer, const NetworkLeg& leg,
+                        const CodecPolicy& policy) {
+  std::string err;
+  auto s = detail::parse(browser_offer, err);
+  if (!s) return fail("browser offer: " + err);
+  Writer w;
+  w.session_head(leg.session_id, leg.session_version, leg.address);
+  bool bridged = false;
+  for (const auto& m : s->media) {
+    std::vector<Codec> cs;
+    if (!bridged && m.type == "audio" && !m.rejected && m.is_rtp())
+      cs = network_codecs(m.codecs, policy);
+    if (!usable(cs)) {
+      // Rejected: RTP lines say RTP/AVP so the IMS sees no SAVPF; the format list stays valid.
+      w.m_line(m.type, 0, m.is_rtp() ? "RTP/AVP" : m.proto, m.formats);
+      continue;
+    }
+    bridged = true;
+    network_audio(w, leg, "RTP/AVP", cs, m, m.mode, leg.rtcp_mux_offered);
+  }
+  if (!bridged) return fail("browser offer has no audio codec the network accepts");
+  return finish(w.text());
+}
+
+Result to_browser_answer(std::string_view network_answer, std::string_view browser_offer,
+                         const BrowserLeg& leg) {
+  Parsed p = parse_pair(network_answer, browser_offer, "network answer", "browser offer");
+  if (!p.error.empty()) return fail(p.error);
+  const Session& ans = *p.a;
+  const Session& off = *p.b;
+  std::vector<std::string> offered_bundle = bundle_mids(off);
+  std::vector<std::string> accepted;
+  Writer media;
+  bool any = false;
+  for (size_t i = 0; i < off.media.size(); ++i) {
+    const Media& om = off.media[i];
+    const Media& am = ans.media[i];
+    std::string mid = om.mid();
+    std::vector<Codec> cs;
+    if (!om.rejected && !am.rejected && om.is_rtp() && am.is_rtp())
+      cs = answered_codecs(am.codecs, om.codecs);
+    if (!usable(cs)) {
+      media.m_line(om.type, 0, om.proto, om.formats);
+      if (!mid.empty()) media.attr("mid", mid);
+      continue;
+    }
+    any = true;
+    if (std::find(offered_bundle.begin(), offered_bundle.end(), mid) != offered_bundle.end())
+      accepted.push_back(mid);
+    browser_media(media, leg, om.type, mid, cs, am, am.mode, answer_setup(leg.setup, om),
+                  om.attr("rtcp-mux") != nullptr);
+  }
+  if (!any) return fail("network answer accepts no codec the browser offered");
+  Writer w;
+  w.session_head(leg.session_id, leg.session_version, leg.address);
+  w.attr("ice-lite");
+  if (!offered_bundle.empty() && !accepted.empty()) w.attr("group", bundle_line(accepted));
+  return finish(w.text() + media.text());
+}
+
+Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg) {
+  std::string err;
+  auto s = detail::parse(network_offer, err);
+  if (!s) return fail("network offer: " + err);
+  std::vector<std::string> mids;
+  Writer media;
+  bool bridged = false;
+  for (size_t i = 0; i < s->media.size(); ++i) {
+    const Media& m = s->media[i];
+    std::string mid = std::to_string(i);
+    std::vector<Codec> cs;
+    if (!bridged && m.type == "audio" && !m.rejected && plain_rtp(m)) cs = browser_codecs(m.codecs);
+    if (!usable(cs)) {
+      media.m_line(m.type, 0, m.is_rtp() ? kWebRtcProto : m.proto, m.formats);
+      media.attr("mid", mid);
+      continue;
+    }
+    bridged = true;
+    mids.push_back(mid);
+    browser_media(media, leg, "audio", mid, cs, m, m.mode, "actpass", true);
+  }
+  if (!bridged) return fail("network offer has no audio codec the browser can decode");
+  Writer w;
+  w.session_head(leg.session_id, leg.session_version, leg.address);
+  w.attr("ice-lite");
+  w.attr("group", bundle_line(mids));
+  return finish(w.text() + media.text());
+}
+
+Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
+                         std::string_view network_offer) {
+  Parsed p = parse_pair(browser_answer, network_offer, "browser answer", "network offer");
+  if (!p.error.empty()) return fail(p.error);
+  const Session& ans = *p.a;
+  const Session& off = *p.b;
+  Writer w;
+  w.session_head(leg.session_id, leg.session_version, leg.address);
+  bool bridged = false;
+  for (size_t i = 0; i < off.media.size(); ++i) {
+    const Media& om = off.media[i];
+    const Media& bm = ans.media[i];
+    std::vector<Codec> cs;
+    if (!bridged && om.type == "audio" && !om.rejected && !bm.rejected && plain_rtp(om) &&
+        bm.is_rtp())
+      cs = answered_codecs(bm.codecs, om.codecs);
+    if (!usable(cs)) {
+      w.m_line(om.type, 0, om.proto, om.formats);
+      continue;
+    }
+    bridged = true;
+    network_audio(w, leg, om.proto, cs, bm, bm.mode,
+                  leg.rtcp_mux_offered && om.attr("rtcp-mux") != nullptr);
+  }
+  if (!bridged) return fail("browser answer accepts no codec the network offered");
+  return finish(w.text());
+}
+
+}  // namespace rtcgw::sdp

@@ -1,0 +1,81 @@
+// SDP translation of the media anchor (architecture.md section 4, issue 3): the WebRTC SDP the
+// browser speaks (UDP/TLS/RTP/SAVPF, ICE, DTLS, BUNDLE, mid) <-> the plain RTP/AVP SDP the IMS
+// takes (TS 23.228 Annex U: WebRTC-only extensions stop at the access edge). Pure text in, text
+// out: no sockets, no ICE or DTLS state. Sofia-sip parses every input; every output is parsed
+// again before it is returned, so a result with ok == true always holds an SDP sofia accepts.
+//
+// m= lines keep their number and order on both sides (RFC 3264 section 6), so line i of an
+// answer always matches line i of the offer it answers. Only the first audio line is bridged;
+// video, application and further audio lines are rejected with port 0 for now.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtcgw::sdp {
+
+struct Result {
+  bool ok = false;
+  std::string sdp;     // the translated SDP (CRLF line ends) when ok
+  std::string error;   // why not, when !ok
+  int sip_status = 0;  // when !ok: 488 (Not Acceptable Here) for the side that sent the input
+};
+
+// The plain-RTP leg towards the IMS.
+struct NetworkLeg {
+  std::string address;  // c= and o= address (IPv4 or IPv6 literal)
+  uint16_t rtp_port = 0;
+  bool rtcp_mux_offered = false;  // add a=rtcp-mux (offer it / accept the network's offer)
+  uint64_t session_id = 0;        // o= session id, fixed for the dialog
+  uint64_t session_version = 1;   // o= version: the caller increments it on every new SDP
+};
+
+// The WebRTC leg towards the browser (ICE-lite, DTLS-SRTP, rtcp-mux).
+struct BrowserLeg {
+  std::string address;  // c= address (media.advertised_address when set)
+  uint16_t port = 0;
+  std::string ice_ufrag;
+  std::string ice_pwd;
+  std::string fingerprint_sha256;  // "AB:CD:..."
+  // Answers: "passive" (the browser, offering actpass, becomes the DTLS client) or "active";
+  // anything else takes the role the offer leaves. Offers always say actpass.
+  std::string setup = "passive";
+  // a=candidate values without the "candidate:" prefix, e.g.
+  // "1 1 udp 2130706431 192.0.2.1 40000 typ host". Empty: one host candidate on address:port.
+  std::vector<std::string> candidates;
+  uint64_t session_id = 0;
+  uint64_t session_version = 1;
+};
+
+struct CodecPolicy {
+  bool allow_opus_to_network = false;
+};
+
+// b=AS value written on the network audio line: G.711 at 20 ms is 64 kbit/s of payload plus
+// 40 bytes IPv4/UDP/RTP headers x 50 packets/s = 16 kbit/s, so 80 (88 over IPv6, 60 bytes of
+// headers). Opus, when allowed, fits in the same figure at the rates browsers use for speech.
+constexpr unsigned kAudioAsIPv4 = 80;
+constexpr unsigned kAudioAsIPv6 = 88;
+
+// Browser offer -> offer to the IMS (RTP/AVP, PCMU/PCMA/telephone-event[/opus], b=AS).
+// 488 when the offer cannot be parsed or has no audio codec the network can take.
+Result to_network_offer(std::string_view browser_offer, const NetworkLeg& leg,
+                        const CodecPolicy& policy = {});
+
+// IMS answer to that offer -> answer to the browser (SAVPF, ICE-lite, DTLS, mids, BUNDLE).
+// The answered codecs are written with the browser's payload type numbers.
+Result to_browser_answer(std::string_view network_answer, std::string_view browser_offer,
+                         const BrowserLeg& leg);
+
+// Calls from the core: network offer (RTP/AVP) -> offer to the browser (setup:actpass, one
+// mid per m= line, BUNDLE of the accepted lines). Codecs are those the browser can decode:
+// PCMU, PCMA, G722, opus, CN and telephone-event; none of them -> 488.
+Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg);
+
+// Browser answer to that offer -> answer to the IMS, with the network offer's payload types.
+Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
+                         std::string_view network_offer);
+
+}  // namespace rtcgw::sdp
