@@ -70,6 +70,26 @@ bool looks_like_sip(std::string_view data) {
   return colon != std::string_view::npos && colon > 0 && colon < 8;
 }
 
+// A URI scheme must start with a letter (RFC 3986 section 3.1); sofia accepts others and then
+// prints them so that they no longer parse (found by fuzz_sip_frame).
+bool bad_scheme(url_t const* u) {
+  return u && u->url_scheme && !std::isalpha(static_cast<unsigned char>(u->url_scheme[0]));
+}
+
+bool bad_uris(sip_t const* sip) {
+  if (sip->sip_request && bad_scheme(sip->sip_request->rq_url)) return true;
+  if (bad_scheme(sip->sip_from->a_url) || bad_scheme(sip->sip_to->a_url)) return true;
+  for (sip_route_t const* r = sip->sip_route; r; r = r->r_next)
+    if (bad_scheme(r->r_url)) return true;
+  for (sip_record_route_t const* r = sip->sip_record_route; r; r = r->r_next)
+    if (bad_scheme(r->r_url)) return true;
+  for (sip_path_t const* r = sip->sip_path; r; r = r->r_next)
+    if (bad_scheme(r->r_url)) return true;
+  for (sip_contact_t const* m = sip->sip_contact; m; m = m->m_next)
+    if (bad_scheme(m->m_url)) return true;
+  return false;
+}
+
 Parsed fail(Parsed p, std::string_view error, std::string detail) {
   p.error = error;
   p.detail = std::move(detail);
@@ -120,12 +140,16 @@ Parsed parse(std::string_view data) {
   if (sip->sip_request && sip->sip_request->rq_method == sip_method_unknown &&
       std::strcmp(sip->sip_request->rq_method_name, sip->sip_cseq->cs_method_name) != 0)
     return fail(std::move(p), "malformed", "CSeq method does not match the request method");
+  if (bad_uris(sip)) return fail(std::move(p), "malformed", "malformed URI");
   // Control characters in the header section: sofia stops or prints differently at them, so
   // what rtcgw would forward is not what arrived (found by fuzz_sip_frame). RFC 3261 allows
   // them only escaped in quoted strings; sofia-sip 1.12.11 cannot carry those either.
-  for (char ch : data.substr(0, body_offset(data))) {
-    auto u = static_cast<unsigned char>(ch);
-    if ((u < 0x20 && u != '\t' && u != '\r' && u != '\n') || u == 0x7f)
+  // A bare CR ends a line for sofia but not for RFC 3261 framing: refused too.
+  std::string_view head = data.substr(0, body_offset(data));
+  for (size_t i = 0; i < head.size(); ++i) {
+    auto u = static_cast<unsigned char>(head[i]);
+    bool bare_cr = u == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n');
+    if ((u < 0x20 && u != '\t' && u != '\r' && u != '\n') || u == 0x7f || bare_cr)
       return fail(std::move(p), "malformed", "control character in the header section");
   }
   if (sip->sip_content_length) {
