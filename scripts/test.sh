@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of rtcgw, as CI runs them: installs what is missing (scripts/setup.sh), builds with
 # AddressSanitizer + UndefinedBehaviorSanitizer in build-test/, runs ctest there (unit, integration,
-# sipp and browser tests), then the fuzz build when there are fuzz targets. Exits non-zero when
-# anything failed.
+# sipp and browser tests), after the fuzz build and its short runs when there are fuzz targets
+# (so that ctest's summary of the main tests comes last). Exits non-zero when anything failed.
 #   JOBS=N   parallel build and test jobs (default: the number of cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,11 +24,7 @@ section "build (ASan + UBSan, Debug) in build-test"
 cmake -S . -B build-test -DRTCGW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-test -j"$jobs"
 
-section "ctest"
 status=0
-# A test without a TIMEOUT of its own gets 300 s; --no-tests=error: finding none is a failure.
-ctest --test-dir build-test --output-on-failure -j"$jobs" --timeout 300 --no-tests=error ||
-  status=$?
 
 # ---- FUZZ HOOK ---------------------------------------------------------------------------------
 # When tests/fuzz/CMakeLists.txt exists: a clang build with -DRTCGW_FUZZ=ON (libFuzzer, ASan,
@@ -37,15 +33,22 @@ ctest --test-dir build-test --output-on-failure -j"$jobs" --timeout 300 --no-tes
 # they run here from build-fuzz/tests/fuzz.
 if [[ -f tests/fuzz/CMakeLists.txt ]]; then
   section "fuzz build (clang, libFuzzer) in build-fuzz"
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DRTCGW_FUZZ=ON -DRTCGW_TESTS=OFF \
-    -DCMAKE_BUILD_TYPE=Debug
-  cmake --build build-fuzz -j"$jobs" || status=1
-  if [[ -f build-fuzz/tests/fuzz/CTestTestfile.cmake ]]; then
-    section "fuzz runs"
-    ctest --test-dir build-fuzz/tests/fuzz --output-on-failure -j"$jobs" --timeout 300 ||
-      status=1
+  if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DRTCGW_FUZZ=ON -DRTCGW_TESTS=OFF \
+       -DCMAKE_BUILD_TYPE=Debug && cmake --build build-fuzz -j"$jobs"; then
+    if [[ -f build-fuzz/tests/fuzz/CTestTestfile.cmake ]]; then
+      section "fuzz runs"
+      ctest --test-dir build-fuzz/tests/fuzz --output-on-failure -j"$jobs" --timeout 300 ||
+        status=1
+    fi
+  else
+    status=1
   fi
 fi
 # ---- end of FUZZ HOOK --------------------------------------------------------------------------
+
+section "ctest"
+# A test without a TIMEOUT of its own gets 300 s; --no-tests=error: finding none is a failure.
+ctest --test-dir build-test --output-on-failure -j"$jobs" --timeout 300 --no-tests=error ||
+  status=$?
 
 exit "$status"

@@ -105,16 +105,15 @@ class Processes {
 
   // SIGTERM to each process group, SIGKILL to what is left after `graceMs`.
   async stop(entry, graceMs = 5000) {
-    if (entry.exit || entry.child.pid === undefined) return entry.exit;
-    signalGroup(entry.child.pid, 'SIGTERM');
-    const done = await Promise.race([entry.exited, sleep(graceMs).then(() => null)]);
-    if (done) {
-      signalGroup(entry.child.pid, 'SIGKILL');  // children left behind by the group leader
-      return done;
+    const pid = entry.child.pid;
+    if (pid === undefined) return entry.exit;  // never started
+    let done = entry.exit;
+    if (!done) {
+      signalGroup(pid, 'SIGTERM');
+      done = await Promise.race([entry.exited, sleep(graceMs).then(() => null)]);
     }
-    signalGroup(entry.child.pid, 'SIGKILL');
-    await entry.exited;
-    return { ...entry.exit, killed: true };
+    signalGroup(pid, 'SIGKILL');  // a leader that hung, or children it left behind
+    return done || { ...(await entry.exited), killed: true };
   }
 
   async stopAll() {
