@@ -109,3 +109,24 @@ TEST(SipHeaders, ViasStayTogetherAboveRecordRoute) {
 
 }  // namespace
 }  // namespace rtcgw::sip
+
+namespace rtcgw::sip {
+namespace {
+
+// Other proxies' flow tokens are base64 with '/' and '=' in the user part: they pass unchanged.
+TEST(SipHeaders, ForeignRouteUserPartsPassUnchanged) {
+  std::string m = kRegister;
+  m.insert(m.find("Max-Forwards"),
+           "Route: <sip:Zm9v/YmFy+cXV4=@pcscf.example.net;lr>, <sip:a%20b!$&'()*+,;=@x.example.net;lr>\r\n");
+  Parsed p = parse(m);
+  ASSERT_TRUE(p.ok()) << p.detail;
+  ASSERT_NE(p.sip()->sip_route, nullptr);
+  EXPECT_STREQ(p.sip()->sip_route->r_url->url_user, "Zm9v/YmFy+cXV4=");
+  add_header(p.msg.get(), p.sip(), sip_record_route_class, "<sip:rr;lr>");
+  std::string out = print(p.msg.get());
+  EXPECT_NE(out.find("<sip:Zm9v/YmFy+cXV4=@pcscf.example.net;lr>"), std::string::npos) << out;
+  EXPECT_NE(out.find("<sip:a%20b!$&'()*+,;=@x.example.net;lr>"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace rtcgw::sip
