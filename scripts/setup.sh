@@ -12,7 +12,7 @@ packages=(
   # build
   build-essential cmake pkg-config
   libwebsockets-dev libwebsockets-evlib-glib libsofia-sip-ua-dev libsofia-sip-ua-glib-dev
-  libsrtp2-dev libnice-dev libssl-dev libopus-dev libspdlog-dev libyaml-cpp-dev libsystemd-dev
+  openssl libsrtp2-dev libnice-dev libssl-dev libopus-dev libspdlog-dev libyaml-cpp-dev libsystemd-dev
   libglib2.0-dev prometheus-cpp-dev libcli11-dev nlohmann-json3-dev libspandsp-dev
   libspeexdsp-dev
   # tests, fuzzing (libFuzzer comes with clang's runtime), formatting
