@@ -31,7 +31,8 @@ class Metrics {
   // Registrations remembered from 2xx to REGISTER (a gauge).
   void set_registrations(double n);
 
-  // SIP traffic. `direction` is "from_browser" or "from_core".
+  // SIP traffic. `direction` is "from_browser" or "from_core" for what arrived, "to_browser" or
+  // "to_core" for responses rtcgw formed itself (400, 430, 483, 408, ...).
   // (Parenthesised: sofia-sip defines a sip_request() macro.)
   void (sip_request)(std::string_view direction, std::string_view method);
   void sip_response(std::string_view direction, std::string_view method, int status);

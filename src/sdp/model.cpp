@@ -35,32 +35,19 @@ std::vector<Attr> attrs_of(const sdp_attribute_t* a) {
 
 // Static payload types a browser may list without a=rtpmap (RFC 3551 table 4).
 Codec static_codec(int pt) {
+  struct Static {
+    int pt;
+    const char* encoding;
+  };
+  static constexpr Static kStatic[] = {
+      {0, "PCMU"}, {8, "PCMA"}, {9, "G722"}, {13, "CN"}, {18, "G729"}};
   Codec c;
   c.pt = pt;
-  switch (pt) {
-    case 0:
-      c.encoding = "PCMU";
-      c.rate = 8000;
-      break;
-    case 8:
-      c.encoding = "PCMA";
-      c.rate = 8000;
-      break;
-    case 9:
-      c.encoding = "G722";
-      c.rate = 8000;
-      break;
-    case 13:
-      c.encoding = "CN";
-      c.rate = 8000;
-      break;
-    case 18:
-      c.encoding = "G729";
-      c.rate = 8000;
-      break;
-    default:
-      break;
-  }
+  for (const Static& st : kStatic)
+    if (st.pt == pt) {
+      c.encoding = st.encoding;
+      c.rate = 8000;  // G722 too: its RTP clock is 8000 (RFC 3551 section 4.5.2)
+    }
   return c;
 }
 

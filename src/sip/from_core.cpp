@@ -131,6 +131,7 @@ void Proxy::core_ack(msg_t* msg, sip_t* sip) {
   OwnRoutes own = pop_own_routes(msg, sip);
   auto it = own.token == RouteCheck::kFound ? conns_.find(own.conn) : conns_.end();
   if (it == conns_.end()) {
+    metrics_.bad_message("sip", "ack_without_flow");
     spdlog::debug("ACK from the core with no live flow dropped");
     return;
   }

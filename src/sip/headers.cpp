@@ -27,13 +27,24 @@ bool add_unknown(msg_t* msg, sip_t* sip, std::string_view name, std::string_view
                            reinterpret_cast<msg_header_t*>(u)) == 0;
 }
 
+namespace {
+
+// Where sofia keeps headers called `name` when it has a class for them; null for extension
+// headers (kept in sip_unknown).
+msg_header_t** known_slot(sip_t* sip, const std::string& name) {
+  msg_href_t const* href = msg_find_hclass(sip_default_mclass(), name.c_str(), nullptr);
+  if (!href || !href->hr_class || href->hr_class == sip_unknown_class ||
+      href->hr_class == sip_error_class)
+    return nullptr;
+  return reinterpret_cast<msg_header_t**>(reinterpret_cast<char*>(sip) + href->hr_offset);
+}
+
+}  // namespace
+
 int remove_named(msg_t* msg, sip_t* sip, std::string_view name) {
   std::string n(name);
   int removed = 0;
-  msg_href_t const* href = msg_find_hclass(sip_default_mclass(), n.c_str(), nullptr);
-  if (href && href->hr_class && href->hr_class != sip_unknown_class &&
-      href->hr_class != sip_error_class) {
-    auto** hh = reinterpret_cast<msg_header_t**>(reinterpret_cast<char*>(sip) + href->hr_offset);
+  if (msg_header_t** hh = known_slot(sip, n)) {
     while (*hh) {
       if (msg_header_remove(msg, reinterpret_cast<msg_pub_t*>(sip), *hh) != 0) break;
       ++removed;
@@ -50,11 +61,7 @@ int remove_named(msg_t* msg, sip_t* sip, std::string_view name) {
 
 bool has_named(sip_t const* sip, std::string_view name) {
   std::string n(name);
-  msg_href_t const* href = msg_find_hclass(sip_default_mclass(), n.c_str(), nullptr);
-  if (href && href->hr_class && href->hr_class != sip_unknown_class &&
-      href->hr_class != sip_error_class)
-    return *reinterpret_cast<msg_header_t* const*>(reinterpret_cast<char const*>(sip) +
-                                                   href->hr_offset) != nullptr;
+  if (msg_header_t** hh = known_slot(const_cast<sip_t*>(sip), n)) return *hh != nullptr;
   for (sip_unknown_t const* u = sip->sip_unknown; u; u = u->un_next)
     if (u->un_name && strcasecmp(u->un_name, n.c_str()) == 0) return true;
   return false;

@@ -145,7 +145,7 @@ Parsed parse(std::string_view data) {
   // what rtcgw would forward is not what arrived (found by fuzz_sip_frame). RFC 3261 allows
   // them only escaped in quoted strings; sofia-sip 1.12.11 cannot carry those either.
   // A bare CR ends a line for sofia but not for RFC 3261 framing: refused too.
-  std::string_view head = data.substr(0, body_offset(data));
+  std::string_view head = data.substr(0, body_at);
   for (size_t i = 0; i < head.size(); ++i) {
     auto u = static_cast<unsigned char>(head[i]);
     bool bare_cr = u == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n');
@@ -153,7 +153,7 @@ Parsed parse(std::string_view data) {
       return fail(std::move(p), "malformed", "control character in the header section");
   }
   if (sip->sip_content_length) {
-    size_t body = data.size() - body_offset(data);
+    size_t body = data.size() - body_at;
     if (sip->sip_content_length->l_length != body)
       return fail(std::move(p), "content_length", "Content-Length does not match the body");
   }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sdp_fixtures.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -10,13 +12,7 @@
 namespace {
 
 using namespace rtcgw::sdp;
-
-std::string load(const std::string& name) {
-  std::ifstream f(std::string(RTCGW_SOURCE_DIR) + "/tests/unit/data/sdp/" + name);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using namespace rtcgw::sdp::testing;
 
 TEST(SdpDescribe, ChromeOfferTransport) {
   BrowserTransport t = describe_browser(load("chrome_audio_offer.sdp"));

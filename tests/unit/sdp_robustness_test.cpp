@@ -1,59 +1,23 @@
 // Robustness of the SDP translator: truncated bodies, and a whole call through both
 // directions of one anchor. Complements sdp_translate_test.cpp (same sample files).
 #include <gtest/gtest.h>
-#include <sofia-sip/sdp.h>
-#include <sofia-sip/su_alloc.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "sdp/translate.hpp"
+#include "sdp_fixtures.hpp"
 
 namespace {
 
 using namespace rtcgw::sdp;
-
-std::string load(const std::string& name) {
-  std::ifstream f(std::string(RTCGW_SOURCE_DIR) + "/tests/unit/data/sdp/" + name);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
-
-bool sofia_parses(const std::string& sdp) {
-  su_home_t* home = static_cast<su_home_t*>(su_home_new(sizeof(su_home_t)));
-  sdp_parser_t* p = sdp_parse(home, sdp.data(), static_cast<issize_t>(sdp.size()), sdp_f_strict);
-  bool ok = sdp_parsing_error(p) == nullptr && sdp_session(p) != nullptr;
-  sdp_parser_free(p);
-  su_home_unref(home);
-  return ok;
-}
+using namespace rtcgw::sdp::testing;
 
 int count_m(const std::string& sdp) {
   int n = sdp.rfind("m=", 0) == 0;
   for (size_t pos = 0; (pos = sdp.find("\nm=", pos)) != std::string::npos; ++pos) ++n;
   return n;
-}
-
-NetworkLeg net_leg() {
-  NetworkLeg leg;
-  leg.address = "198.51.100.7";
-  leg.rtp_port = 30000;
-  leg.session_id = 42;
-  return leg;
-}
-
-BrowserLeg browser_leg() {
-  BrowserLeg leg;
-  leg.address = "203.0.113.5";
-  leg.port = 50000;
-  leg.ice_ufrag = "gwUf";
-  leg.ice_pwd = "gatewayIcePassword0123456";
-  leg.fingerprint_sha256 = "AB:CD:EF";
-  leg.session_id = 77;
-  return leg;
 }
 
 // Every prefix of every sample (truncated SIP bodies) in every function: no crash, no leak

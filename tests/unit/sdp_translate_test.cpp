@@ -3,25 +3,18 @@
 #include "sdp/translate.hpp"
 
 #include <gtest/gtest.h>
-#include <sofia-sip/sdp.h>
-#include <sofia-sip/su_alloc.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "sdp_fixtures.hpp"
+
 namespace {
 
 using namespace rtcgw::sdp;
-
-std::string load(const std::string& name) {
-  std::ifstream f(std::string(RTCGW_SOURCE_DIR) + "/tests/unit/data/sdp/" + name);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
+using namespace rtcgw::sdp::testing;
 
 // Lines without their CRLF (or LF: the sample files use LF, SIP carries CRLF).
 std::vector<std::string> lines(const std::string& sdp) {
@@ -62,45 +55,11 @@ int count_prefix(const std::string& sdp, const std::string& prefix) {
   return n;
 }
 
-// Sofia's own strict parser, independent of the translator's.
-bool sofia_parses(const std::string& sdp) {
-  su_home_t* home = static_cast<su_home_t*>(su_home_new(sizeof(su_home_t)));
-  sdp_parser_t* p = sdp_parse(home, sdp.data(), static_cast<issize_t>(sdp.size()), sdp_f_strict);
-  bool ok = sdp_parsing_error(p) == nullptr && sdp_session(p) != nullptr;
-  sdp_parser_free(p);
-  su_home_unref(home);
-  return ok;
-}
-
 std::string replace(std::string s, const std::string& from, const std::string& to) {
   auto pos = s.find(from);
   EXPECT_NE(pos, std::string::npos) << from;
   if (pos != std::string::npos) s.replace(pos, from.size(), to);
   return s;
-}
-
-NetworkLeg net_leg() {
-  NetworkLeg leg;
-  leg.address = "198.51.100.7";
-  leg.rtp_port = 30000;
-  leg.session_id = 42;
-  leg.session_version = 1;
-  return leg;
-}
-
-BrowserLeg browser_leg() {
-  BrowserLeg leg;
-  leg.address = "203.0.113.5";
-  leg.port = 50000;
-  leg.ice_ufrag = "gwUf";
-  leg.ice_pwd = "gatewayIcePassword0123456";
-  leg.fingerprint_sha256 =
-      "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:"
-      "89:AB:CD:EF:01:23:45:67:89";
-  leg.setup = "passive";
-  leg.session_id = 77;
-  leg.session_version = 3;
-  return leg;
 }
 
 const char* const kWebRtcOnly[] = {"a=ice-",        "a=candidate", "a=end-of-candidates",
