@@ -10,10 +10,6 @@
 namespace rtcgw::sip {
 namespace {
 
-bool creates_dialog(sip_method_t m) {
-  return m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer;
-}
-
 std::string aor_of(url_t const* u) {
   if (!u) return {};
   std::string s = std::string(u->url_scheme ? u->url_scheme : "sip") + ":";
@@ -49,7 +45,7 @@ void Proxy::browser_request(Connection& c, Parsed p) {
   if (sip->sip_request->rq_url->url_headers)  // RFC 4475 section 3.1.2.11
     return reply_browser(c.peer.id, sip, 400, "Bad Request - Request-URI with headers");
   if (sip->sip_proxy_require) {
-    std::string tags = header_text(reinterpret_cast<sip_header_t const*>(sip->sip_proxy_require));
+    std::string tags = header_text(sip->sip_proxy_require);
     return reply_browser(c.peer.id, sip, 420, "Bad Extension", "Unsupported: " + tags + "\r\n");
   }
 
@@ -61,9 +57,9 @@ void Proxy::browser_request(Connection& c, Parsed p) {
     return reply_browser(c.peer.id, sip, 500, "Server Internal Error");
 
   std::string method_name = sip->sip_request->rq_method_name;
-  nta_outgoing_t* orq = nta_outgoing_mcreate(agent_, &Proxy::on_core_response,
-                                             reinterpret_cast<Magic*>(this),
-                                             URL_STRING_MAKE(next_hop.c_str()), msg, TAG_END());
+  nta_outgoing_t* orq =
+      nta_outgoing_mcreate(agent_, &Proxy::on_core_response, reinterpret_cast<Magic*>(this),
+                           URL_STRING_MAKE(next_hop.c_str()), msg, TAG_END());
   if (!orq) {
     spdlog::warn("cannot forward {} from WebSocket {} to {}", method_name, c.peer.id, next_hop);
     return reply_browser(c.peer.id, sip, 503, "Service Unavailable");
@@ -97,8 +93,8 @@ bool Proxy::prepare_towards_core(Connection& c, msg_t* msg, sip_t* sip, std::str
   }
   decrement_max_forwards(msg, sip);
   if (method == sip_method_register) {
-    std::string path = "<sip:" + c.token + "@" + net_host_ + ";transport=" + net_transport_ +
-                       ";lr;ob>";
+    std::string path =
+        "<sip:" + c.token + "@" + net_host_ + ";transport=" + net_transport_ + ";lr;ob>";
     if (!add_header(msg, sip, sip_path_class, path)) return false;
     ensure_supported(msg, sip, "path");
   } else if (initial && creates_dialog(method)) {
@@ -130,7 +126,8 @@ void Proxy::browser_ack(Connection& c, MsgPtr msg, sip_t* sip) {
 void Proxy::browser_cancel(Connection& c, sip_t* sip) {
   std::string branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
   auto inv = invites_.find({c.peer.id, branch});
-  if (inv == invites_.end()) return reply_browser(c.peer.id, sip, 481, "Call/Transaction Does Not Exist");
+  if (inv == invites_.end())
+    return reply_browser(c.peer.id, sip, 481, "Call/Transaction Does Not Exist");
   reply_browser(c.peer.id, sip, 200, "OK");
   auto t = clients_.find(inv->second);
   if (t != clients_.end() && t->second.status < 200) nta_outgoing_cancel(inv->second);
@@ -208,14 +205,14 @@ void Proxy::learn_registration(ws::ConnId conn, msg_t* request, sip_t const* res
     if (!m->m_url || !m->m_url->url_host) continue;
     std::string key = contact_key_of(m->m_url);
     if (std::find(mine.begin(), mine.end(), key) == mine.end()) continue;
-    unsigned e = m->m_expires ? static_cast<unsigned>(strtoul(m->m_expires, nullptr, 10))
+    unsigned e = m->m_expires            ? static_cast<unsigned>(strtoul(m->m_expires, nullptr, 10))
                  : response->sip_expires ? static_cast<unsigned>(response->sip_expires->ex_delta)
                                          : 3600;
     expires = std::max(expires, e);
     if (e > 0) reg.contacts.push_back(key);
   }
   for (sip_route_t const* r = response->sip_service_route; r; r = r->r_next)
-    reg.service_route.push_back(header_text(reinterpret_cast<sip_header_t const*>(r)));
+    reg.service_route.push_back(header_text(r));
   regs_.update(std::move(reg), expires);
   metrics_.set_registrations(static_cast<double>(regs_.size()));
 }

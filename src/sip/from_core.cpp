@@ -9,12 +9,6 @@ namespace {
 constexpr unsigned kNonInviteTimeoutMs = 32000;  // 64*T1: the core gives up by then anyway
 constexpr unsigned kCancelledTimeoutMs = 32000;  // a cancelled INVITE the browser never ends
 
-bool creates_dialog(sip_method_t m) {
-  return m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer;
-}
-
-std::string value_of(sip_header_t const* h) { return header_text(h); }
-
 }  // namespace
 
 int Proxy::on_core_request(Magic* m, nta_leg_t*, nta_incoming_t* irq, sip_t const* sip) {
@@ -98,10 +92,10 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
     t.ruri = url_text(fs->sip_request->rq_url);
     t.via = via;
     for (sip_route_t const* r = fs->sip_route; r; r = r->r_next)
-      t.routes += "Route: " + value_of(reinterpret_cast<sip_header_t const*>(r)) + "\r\n";
-    t.from = value_of(reinterpret_cast<sip_header_t const*>(fs->sip_from));
-    t.to = value_of(reinterpret_cast<sip_header_t const*>(fs->sip_to));
-    t.call_id = value_of(reinterpret_cast<sip_header_t const*>(fs->sip_call_id));
+      t.routes += "Route: " + header_text(r) + "\r\n";
+    t.from = header_text(fs->sip_from);
+    t.to = header_text(fs->sip_to);
+    t.call_id = header_text(fs->sip_call_id);
     t.cseq = fs->sip_cseq->cs_seq;
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     t.timeout.once(cfg_.sip.invite_timeout * 1000, [this, irq] {
@@ -181,7 +175,7 @@ void Proxy::browser_response(Connection& c, Parsed p) {
     return;
   }
   if (sip->sip_cseq->cs_method == sip_method_cancel) return;  // 200 to rtcgw's CANCEL
-  if (status < 101) return;  // rtcgw sent its own 100 Trying
+  if (status < 101) return;                                   // rtcgw sent its own 100 Trying
   sip_header_remove(p.msg.get(), sip, reinterpret_cast<sip_header_t*>(sip->sip_via));
   if (!sip->sip_via) {
     bad_input(c.peer.id, "malformed", "response with only rtcgw's Via");
@@ -189,8 +183,7 @@ void Proxy::browser_response(Connection& c, Parsed p) {
   }
   if (t.method == sip_method_invite && status >= 300) {
     // rtcgw's client side towards the browser acknowledges the non-2xx itself.
-    send_browser(c.peer.id,
-                 hop_request(t, "ACK", value_of(reinterpret_cast<sip_header_t const*>(sip->sip_to))));
+    send_browser(c.peer.id, hop_request(t, "ACK", header_text(sip->sip_to)));
   }
   if (sip->sip_to && sip->sip_to->a_tag) nta_incoming_tag(irq, sip->sip_to->a_tag);
   if (nta_incoming_mreply(irq, p.msg.release()) < 0)

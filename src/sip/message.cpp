@@ -119,8 +119,8 @@ Parsed parse(std::string_view data) {
     if (eol != std::string_view::npos && !data.starts_with("SIP/")) {
       std::string patched = "BROKEN sip:invalid.invalid SIP/2.0\r\n";
       patched.append(data.substr(eol + 1));
-      p.msg.reset(msg_make(sip_default_mclass(), 0, patched.data(),
-                           static_cast<ssize_t>(patched.size())));
+      p.msg.reset(
+          msg_make(sip_default_mclass(), 0, patched.data(), static_cast<ssize_t>(patched.size())));
     }
     return fail(std::move(p), "bad_start_line", "bad start line");
   }
@@ -166,9 +166,9 @@ Parsed parse(std::string_view data) {
     msg_hclass_t const* hc = e->er_common->h_class;
     const char* name = hc == sip_error_class ? e->er_name : hc ? hc->hc_name : nullptr;
     if (!name) name = "";
-    static constexpr std::array kFatal{"Max-Forwards", "Contact", "Route", "Record-Route",
-                                       "Content-Length", "Via", "From", "To", "Call-ID",
-                                       "CSeq", "Expires"};
+    static constexpr std::array kFatal{"Max-Forwards",   "Contact", "Route",  "Record-Route",
+                                       "Content-Length", "Via",     "From",   "To",
+                                       "Call-ID",        "CSeq",    "Expires"};
     for (const char* f : kFatal)
       if (strcasecmp(name, f) == 0)
         return fail(std::move(p), "malformed", std::string("malformed ") + f);
@@ -215,16 +215,20 @@ std::string response_text(sip_t const* req, int status, std::string_view phrase,
                           std::string_view to_tag, std::string_view extra) {
   std::string out = "SIP/2.0 " + std::to_string(status) + " " + std::string(phrase) + "\r\n";
   for (sip_via_t const* v = req->sip_via; v; v = v->v_next)
-    out += "Via: " + header_text(reinterpret_cast<sip_header_t const*>(v)) + "\r\n";
-  out += "From: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_from)) + "\r\n";
-  out += "To: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_to));
+    out += "Via: " + header_text(v) + "\r\n";
+  out += "From: " + header_text(req->sip_from) + "\r\n";
+  out += "To: " + header_text(req->sip_to);
   if (status > 100 && !req->sip_to->a_tag && !to_tag.empty()) out += ";tag=" + std::string(to_tag);
   out += "\r\n";
-  out += "Call-ID: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_call_id)) + "\r\n";
-  out += "CSeq: " + header_text(reinterpret_cast<sip_header_t const*>(req->sip_cseq)) + "\r\n";
+  out += "Call-ID: " + header_text(req->sip_call_id) + "\r\n";
+  out += "CSeq: " + header_text(req->sip_cseq) + "\r\n";
   out += extra;
   out += "Server: rtcgw/" RTCGW_VERSION "\r\nContent-Length: 0\r\n\r\n";
   return out;
+}
+
+bool creates_dialog(sip_method_t m) {
+  return m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer;
 }
 
 std::string_view method_name(sip_t const* sip) {

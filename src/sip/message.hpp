@@ -38,6 +38,13 @@ std::string response_text(sip_t const* req, int status, std::string_view phrase,
 
 // Header value as text (first header of a list only), "" if absent.
 std::string header_text(sip_header_t const* h);
+template <typename H>
+std::string header_text(H const* h) {
+  return header_text(reinterpret_cast<sip_header_t const*>(h));
+}
+
+// Requests whose initial form creates a dialog, so that a proxy record-routes them.
+bool creates_dialog(sip_method_t m);
 
 // The method name of a request, or of the CSeq of a response.
 std::string_view method_name(sip_t const* sip);

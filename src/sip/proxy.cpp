@@ -17,7 +17,8 @@ std::string bracketed(const std::string& host) {
 }
 
 std::string strip_brackets(std::string_view h) {
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') return std::string(h.substr(1, h.size() - 2));
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']')
+    return std::string(h.substr(1, h.size() - 2));
   return std::string(h);
 }
 
@@ -193,8 +194,8 @@ void Proxy::bad_input(ws::ConnId conn, std::string_view reason, std::string_view
   metrics_.bad_message("ws", reason);
   if (!bad_log_.allow()) return;
   auto it = conns_.find(conn);
-  std::string who = it == conns_.end() ? "?" : it->second.peer.ip + ":" +
-                                                   std::to_string(it->second.peer.port);
+  std::string who =
+      it == conns_.end() ? "?" : it->second.peer.ip + ":" + std::to_string(it->second.peer.port);
   spdlog::warn("bad SIP message on WebSocket {} from {}: {} ({} similar suppressed)", conn, who,
                detail, bad_log_.suppressed());
 }

@@ -16,7 +16,8 @@ void Registrations::update(Registration reg, unsigned expires_s, Clock::time_poi
 }
 
 void Registrations::remove_connection(uint64_t conn) {
-  for (auto it = regs_.lower_bound({conn, std::string()}); it != regs_.end() && it->first.first == conn;)
+  for (auto it = regs_.lower_bound({conn, std::string()});
+       it != regs_.end() && it->first.first == conn;)
     it = regs_.erase(it);
 }
 

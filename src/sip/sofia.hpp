@@ -40,7 +40,9 @@ namespace rtcgw::sip {
 // Callbacks carry a 64-bit id looked up in the owner's table, never a pointer to an object that
 // may be gone.
 inline Magic* to_magic(uint64_t id) { return reinterpret_cast<Magic*>(static_cast<uintptr_t>(id)); }
-inline uint64_t from_magic(Magic* m) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m)); }
+inline uint64_t from_magic(Magic* m) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m));
+}
 
 // Owner of one msg_t reference.
 struct MsgUnref {
