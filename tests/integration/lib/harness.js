@@ -261,7 +261,7 @@ class Env {
   }
 
   // Starts rtcgw with a generated config. `pcscfPort`: where requests from browsers go.
-  async startRtcgw({ pcscfPort, extraSip = '', wsMax = 65535, logLevel = 'debug' } = {}) {
+  async startRtcgw({ pcscfPort, extraSip = '', wsMax = 65535, logLevel = 'debug', sipTransport = 'udp' } = {}) {
     const wsPort = await freePort();
     const sipPort = await freePort();
     const metricsPort = await freePort();
@@ -272,8 +272,8 @@ class Env {
       '  allowed_origins: ["*"]',
       `  max_message_size: ${wsMax}`,
       'sip:',
-      `  listen: ["udp://127.0.0.1:${sipPort}"]`,
-      `  pcscf: "sip:127.0.0.1:${pcscfPort};transport=udp"`,
+      `  listen: ["${sipTransport}://127.0.0.1:${sipPort}"]`,
+      `  pcscf: "sip:127.0.0.1:${pcscfPort};transport=${sipTransport}"`,
       extraSip,
       'media:',
       '  address: 127.0.0.1',
