@@ -17,7 +17,7 @@ struct ListenUrl {
   std::string scheme;  // "ws", "wss", "udp", "tcp" or "http"
   std::string host;    // an IPv4 or IPv6 literal, without brackets
   uint16_t port = 0;
-  std::string text;    // as written in the file
+  std::string text;  // as written in the file
 
   bool ipv6() const { return host.find(':') != std::string::npos; }
   // host with brackets when IPv6, then ":port".
@@ -30,22 +30,22 @@ struct Tls {
 };
 
 struct WebSocket {
-  std::vector<ListenUrl> listen;               // ws:// and wss://
+  std::vector<ListenUrl> listen;  // ws:// and wss://
   Tls tls;
-  std::vector<std::string> allowed_origins;    // exact origins, or "*"
-  uint32_t max_connections = 10000;            // open WebSocket connections in all
-  uint32_t max_connections_per_ip = 100;       // open connections from one source address
-  uint32_t connection_rate_per_ip = 20;        // new connections per second from one address
-  uint32_t max_message_size = 65535;           // bytes of one SIP message (one frame)
-  uint32_t ping_interval = 30;                 // seconds between WebSocket pings; 0 = off
-  std::string document_root;                   // static files served over HTTP; empty = none
+  std::vector<std::string> allowed_origins;  // exact origins, or "*"
+  uint32_t max_connections = 10000;          // open WebSocket connections in all
+  uint32_t max_connections_per_ip = 100;     // open connections from one source address
+  uint32_t connection_rate_per_ip = 20;      // new connections per second from one address
+  uint32_t max_message_size = 65535;         // bytes of one SIP message (one frame)
+  uint32_t ping_interval = 30;               // seconds between WebSocket pings; 0 = off
+  std::string document_root;                 // static files served over HTTP; empty = none
 };
 
 struct Ims {
-  bool strip_security_headers = true;     // Security-Client/-Server/-Verify from browsers
-  bool strip_asserted_identity = true;    // P-Asserted-Identity from browsers
-  std::string visited_network_id;         // P-Visited-Network-ID on REGISTER; empty = none
-  bool charging_vector = true;            // P-Charging-Vector icid on REGISTER and INVITE
+  bool strip_security_headers = true;   // Security-Client/-Server/-Verify from browsers
+  bool strip_asserted_identity = true;  // P-Asserted-Identity from browsers
+  std::string visited_network_id;       // P-Visited-Network-ID on REGISTER; empty = none
+  bool charging_vector = true;          // P-Charging-Vector icid on REGISTER and INVITE
 };
 
 struct Sip {
@@ -60,6 +60,9 @@ struct Media {
   std::string advertised_address;  // empty = address
   uint16_t port_min = 30000;
   uint16_t port_max = 39999;
+  uint32_t inactivity_timeout = 60;  // seconds without media from either leg before BYE; 0 = off
+  bool opus_to_network = false;      // offer/accept opus towards the IMS besides G.711
+  Tls dtls;                          // DTLS certificate and key; empty = generated at start
 };
 
 struct Log {

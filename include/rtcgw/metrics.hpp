@@ -6,9 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include <prometheus/counter.h>
+
 namespace prometheus {
 class Registry;
-class Counter;
 class Gauge;
 template <typename T>
 class Family;
@@ -34,11 +35,29 @@ class Metrics {
   // SIP traffic. `direction` is "from_browser" or "from_core" for what arrived, "to_browser" or
   // "to_core" for responses rtcgw formed itself (400, 430, 483, 408, ...).
   // (Parenthesised: sofia-sip defines a sip_request() macro.)
-  void (sip_request)(std::string_view direction, std::string_view method);
+  void(sip_request)(std::string_view direction, std::string_view method);
   void sip_response(std::string_view direction, std::string_view method, int status);
 
   // Bad input that was answered or dropped. `source` is "ws" or "sip".
   void bad_message(std::string_view source, std::string_view reason);
+
+  // Media anchors (gauges) and the UDP ports they hold.
+  void set_media_sessions(double n);
+  void set_media_ports(double n);
+  // One packet relayed: `browser` is the leg it arrived on (in) or left on (out). Cheap: no
+  // label lookup, meant for the packet path.
+  void media_packet_in(bool browser) {
+    (browser ? media_in_browser_ : media_in_network_)->Increment();
+  }
+  void media_packet_out(bool browser) {
+    (browser ? media_out_browser_ : media_out_network_)->Increment();
+  }
+  // A media packet dropped (reason: stun_bad_integrity, srtp_auth_fail, unchecked_source, ...).
+  void media_dropped(std::string_view reason);
+  // A DTLS handshake finished: "ok", "failed", "fingerprint_mismatch".
+  void dtls_handshake(std::string_view result);
+  // SDP that could not be used, by side ("browser", "network").
+  void sdp_rejected(std::string_view side);
 
   double counter_value(std::string_view name, std::string_view labels) const;  // for tests
 
@@ -54,6 +73,15 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* sip_requests_;
   prometheus::Family<prometheus::Counter>* sip_responses_;
   prometheus::Family<prometheus::Counter>* bad_messages_;
+  prometheus::Gauge* media_sessions_;
+  prometheus::Gauge* media_ports_;
+  prometheus::Counter* media_in_browser_;
+  prometheus::Counter* media_in_network_;
+  prometheus::Counter* media_out_browser_;
+  prometheus::Counter* media_out_network_;
+  prometheus::Family<prometheus::Counter>* media_dropped_;
+  prometheus::Family<prometheus::Counter>* dtls_handshakes_;
+  prometheus::Family<prometheus::Counter>* sdp_rejected_;
 };
 
 }  // namespace rtcgw

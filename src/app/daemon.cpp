@@ -27,9 +27,11 @@ std::vector<std::string> texts(const std::vector<config::ListenUrl>& v) {
 
 }  // namespace
 
-Daemon::Daemon(config::Config cfg)
-    : cfg_(std::move(cfg)), loop_(g_main_loop_new(nullptr, FALSE)) {
+Daemon::Daemon(config::Config cfg) : cfg_(std::move(cfg)), loop_(g_main_loop_new(nullptr, FALSE)) {
+  media_ = std::make_unique<media::Anchors>(cfg_, metrics_);
   proxy_ = std::make_unique<sip::Proxy>(cfg_, metrics_);
+  proxy_->attach_media(media_.get());
+  media_->on_inactive([this](const std::string& call_id) { proxy_->end_dialog(call_id); });
   ws_ = ws::make_server(loop_.get(), cfg_, *proxy_, metrics_, [this] { return health(); });
   proxy_->attach(ws_.get());
 
@@ -56,6 +58,7 @@ Daemon::~Daemon() {
   proxy_->attach(nullptr);
   ws_.reset();  // closes the WebSockets; the proxy hears of each
   proxy_.reset();
+  media_.reset();
 }
 
 int Daemon::run() {
@@ -113,13 +116,15 @@ void Daemon::reload() {
     return;
   }
   std::vector<std::string> applied, restart;
-  if (next.log.level != cfg_.log.level && log::set_level(next.log.level)) applied.push_back("log.level");
+  if (next.log.level != cfg_.log.level && log::set_level(next.log.level))
+    applied.push_back("log.level");
   const auto& a = cfg_.websocket;
   const auto& b = next.websocket;
   if (a.allowed_origins != b.allowed_origins) applied.push_back("websocket.allowed_origins");
-  if (a.max_connections != b.max_connections || a.max_connections_per_ip != b.max_connections_per_ip ||
-      a.connection_rate_per_ip != b.connection_rate_per_ip || a.max_message_size != b.max_message_size ||
-      a.ping_interval != b.ping_interval)
+  if (a.max_connections != b.max_connections ||
+      a.max_connections_per_ip != b.max_connections_per_ip ||
+      a.connection_rate_per_ip != b.connection_rate_per_ip ||
+      a.max_message_size != b.max_message_size || a.ping_interval != b.ping_interval)
     applied.push_back("websocket limits");
   ws_->reload(b);
   const auto& ia = cfg_.sip.ims;

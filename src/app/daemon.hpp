@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "loop/timer.hpp"
+#include "media/anchors.hpp"
 #include "rtcgw/config.hpp"
 #include "rtcgw/metrics.hpp"
 #include "rtcgw/ws.hpp"
@@ -37,6 +38,7 @@ class Daemon {
   config::Config cfg_;
   std::unique_ptr<GMainLoop, LoopUnref> loop_;
   Metrics metrics_;
+  std::unique_ptr<media::Anchors> media_;
   std::unique_ptr<sip::Proxy> proxy_;
   std::unique_ptr<ws::Server> ws_;
   guint sigterm_ = 0, sigint_ = 0, sighup_ = 0;

@@ -82,6 +82,14 @@ void check_media(Checker& ck, const Config& c) {
     ck.error(ck.line_of("media.advertised_address"), "media.advertised_address",
              "must be a reachable address, got " + quote(c.media.advertised_address));
   }
+  // The DTLS certificate comes from files as a pair, or is generated at start when neither is set.
+  bool cert = !c.media.dtls.certificate.empty(), key = !c.media.dtls.private_key.empty();
+  if (cert != key) {
+    const char* missing = cert ? "media.dtls.private_key" : "media.dtls.certificate";
+    if (!ck.failed(missing))
+      ck.error(ck.line_of(cert ? "media.dtls.certificate" : "media.dtls.private_key"), missing,
+               "required with the other key of media.dtls (or set neither to generate one)");
+  }
 }
 
 Config load(std::string_view yaml, const std::string& name) {

@@ -138,6 +138,9 @@ const Table<Media>& media_table() {
       text("address", &Media::address, check_ip),
       text("advertised_address", &Media::advertised_address, check_ip_or_empty),
       {"port_range", read_port_range},
+      u32("inactivity_timeout", &Media::inactivity_timeout, 0, kDay),
+      flag("opus_to_network", &Media::opus_to_network),
+      section("dtls", &Media::dtls, tls_table),
   };
   return t;
 }

@@ -99,6 +99,36 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Name("rtcgw_bad_messages_total")
                        .Help("Bad input answered with an error or dropped, by source and reason")
                        .Register(r);
+  media_sessions_ = &BuildGauge()
+                         .Name("rtcgw_media_sessions")
+                         .Help("Media anchors alive (one per dialog with SDP)")
+                         .Register(r)
+                         .Add({});
+  media_ports_ = &BuildGauge()
+                      .Name("rtcgw_media_ports_in_use")
+                      .Help("UDP ports held by media anchors")
+                      .Register(r)
+                      .Add({});
+  auto& packets = BuildCounter()
+                      .Name("rtcgw_media_packets_total")
+                      .Help("Media packets relayed, by the leg they arrived on or left on")
+                      .Register(r);
+  media_in_browser_ = &packets.Add({{"leg", "browser"}, {"direction", "in"}});
+  media_in_network_ = &packets.Add({{"leg", "network"}, {"direction", "in"}});
+  media_out_browser_ = &packets.Add({{"leg", "browser"}, {"direction", "out"}});
+  media_out_network_ = &packets.Add({{"leg", "network"}, {"direction", "out"}});
+  media_dropped_ = &BuildCounter()
+                        .Name("rtcgw_media_dropped_total")
+                        .Help("Media packets dropped, by reason")
+                        .Register(r);
+  dtls_handshakes_ = &BuildCounter()
+                          .Name("rtcgw_dtls_handshakes_total")
+                          .Help("DTLS handshakes finished, by result")
+                          .Register(r);
+  sdp_rejected_ = &BuildCounter()
+                       .Name("rtcgw_sdp_rejected_total")
+                       .Help("SDP bodies rtcgw could not use (answered 488 or call ended), by side")
+                       .Register(r);
   BuildGauge()
       .Name("rtcgw_build_info")
       .Help("Always 1; the version is a label")
@@ -121,6 +151,21 @@ void Metrics::ws_connection_rejected(std::string_view reason) {
 }
 
 void Metrics::set_registrations(double n) { registrations_->Set(n); }
+
+void Metrics::set_media_sessions(double n) { media_sessions_->Set(n); }
+void Metrics::set_media_ports(double n) { media_ports_->Set(n); }
+
+void Metrics::media_dropped(std::string_view reason) {
+  media_dropped_->Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::dtls_handshake(std::string_view result) {
+  dtls_handshakes_->Add({{"result", std::string(result)}}).Increment();
+}
+
+void Metrics::sdp_rejected(std::string_view side) {
+  sdp_rejected_->Add({{"side", std::string(side)}}).Increment();
+}
 
 void(Metrics::sip_request)(std::string_view direction, std::string_view method) {
   sip_requests_->Add({{"direction", std::string(direction)}, {"method", method_label(method)}})

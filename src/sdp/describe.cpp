@@ -44,7 +44,9 @@ BrowserTransport describe_browser(std::string_view sdp) {
   std::string fp = value_of(*s, *m, "fingerprint");
   if (auto sp = fp.find(' '); sp != std::string::npos) {
     t.fingerprint_alg = fp.substr(0, sp);
-    t.fingerprint = fp.substr(fp.find_first_not_of(' ', sp));
+    // "sha-256 " with nothing after the space: no fingerprint (substr(npos) would throw).
+    if (auto v = fp.find_first_not_of(' ', sp); v != std::string::npos)
+      t.fingerprint = fp.substr(v);
   }
   t.setup = value_of(*s, *m, "setup");
   t.rtcp_mux = m->attr("rtcp-mux") != nullptr;

@@ -49,6 +49,12 @@ void Proxy::browser_request(Connection& c, Parsed p) {
     return reply_browser(c.peer.id, sip, 420, "Bad Extension", "Unsupported: " + tags + "\r\n");
   }
 
+  if (int status = media_request(true, c.peer.id, msg, sip)) {
+    return reply_browser(c.peer.id, sip, status,
+                         status == 488   ? "Not Acceptable Here"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Server Internal Error");
+  }
   std::string branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
   // The browser's hop is reliable, yet 100 Trying tells it the INVITE reached the proxy.
   std::string trying = method == sip_method_invite ? response_text(sip, 100, "Trying") : "";
@@ -71,6 +77,7 @@ void Proxy::browser_request(Connection& c, Parsed p) {
   t.branch = branch;
   t.method = method;
   t.method_name = method_name;
+  t.call_id = sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
   clients_.emplace(orq, std::move(t));
   if (method == sip_method_invite) {
     invites_[{c.peer.id, branch}] = orq;
@@ -116,6 +123,7 @@ void Proxy::browser_ack(Connection& c, MsgPtr msg, sip_t* sip) {
     // ACK to a non-2xx final response is hop-by-hop: nta already acknowledged it.
     if (t == clients_.end() || t->second.status >= 300 || t->second.status < 200) return;
   }
+  media_request(true, c.peer.id, msg.get(), sip);  // an answer to an offer in a 2xx
   std::string next_hop;
   if (!prepare_towards_core(c, msg.get(), sip, next_hop)) return;
   // Stateless: the ACK to a 2xx is its own transaction (RFC 3261 section 17.1.1.3).
@@ -151,6 +159,11 @@ void Proxy::relay_core_response(nta_outgoing_t* orq, sip_t const* sip) {
   if (rs && rs->sip_status && rs->sip_via) {
     sip_header_remove(resp.get(), rs, reinterpret_cast<sip_header_t*>(rs->sip_via));  // rtcgw's
     apply_ims_to_browser(resp.get(), rs);
+    media_response(false, t.conn, t.call_id, t.method, status, resp.get(), rs);
+    if (t.method == sip_method_invite && status >= 200 && status < 300) {
+      MsgPtr req(nta_outgoing_getrequest(orq));
+      learn_dialog_from_core(t, req.get(), rs);
+    }
     if (t.method == sip_method_register && status >= 200 && status < 300) {
       MsgPtr req(nta_outgoing_getrequest(orq));
       learn_registration(t.conn, req.get(), rs);
@@ -166,6 +179,7 @@ void Proxy::relay_core_response(nta_outgoing_t* orq, sip_t const* sip) {
       text = response_text(qs, status, status == 408 ? "Request Timeout" : "Service Unavailable",
                            random_token(10));
     }
+    media_response(false, t.conn, t.call_id, t.method, status, nullptr, nullptr);
   }
   if (status > 100 && conns_.count(t.conn) && !send_browser(t.conn, text))
     spdlog::debug("response {} for WebSocket {} not delivered", status, t.conn);

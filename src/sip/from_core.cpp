@@ -9,6 +9,10 @@ namespace {
 constexpr unsigned kNonInviteTimeoutMs = 32000;  // 64*T1: the core gives up by then anyway
 constexpr unsigned kCancelledTimeoutMs = 32000;  // a cancelled INVITE the browser never ends
 
+std::string call_id_text(sip_t const* sip) {
+  return sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
+}
+
 }  // namespace
 
 int Proxy::on_core_request(Magic* m, nta_leg_t*, nta_incoming_t* irq, sip_t const* sip) {
@@ -67,6 +71,7 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
     }
   }
   Connection& c = conns_.at(conn);
+  if (int status = media_request(false, conn, fwd.get(), fs)) return status;
 
   decrement_max_forwards(fwd.get(), fs);
   std::string branch = "z9hG4bK" + random_token(22);
@@ -87,6 +92,7 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
   t.branch = branch;
   t.method = method;
   t.method_name = method_name;
+  t.call_id = call_id_text(fs);
   nta_incoming_bind(irq, &Proxy::on_core_cancel, reinterpret_cast<Magic*>(this));
   if (method == sip_method_invite) {
     t.ruri = url_text(fs->sip_request->rq_url);
@@ -95,8 +101,10 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
       t.routes += "Route: " + header_text(r) + "\r\n";
     t.from = header_text(fs->sip_from);
     t.to = header_text(fs->sip_to);
-    t.call_id = header_text(fs->sip_call_id);
     t.cseq = fs->sip_cseq->cs_seq;
+    if (fs->sip_contact) t.core_contact = url_text(fs->sip_contact->m_url);
+    for (sip_record_route_t const* r = fs->sip_record_route; r; r = r->r_next)
+      if (!is_own(r->r_url)) t.core_route.push_back(header_text(r));
     nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     t.timeout.once(cfg_.sip.invite_timeout * 1000, [this, irq] {
       // Timer C (RFC 3261 section 16.6 step 11): give up on the browser.
@@ -105,6 +113,8 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
       send_browser(it->second.conn, hop_request(it->second, "CANCEL", it->second.to));
       nta_incoming_treply(irq, 408, "Request Timeout", TAG_END());
       metrics_.sip_response("to_core", it->second.method_name, 408);
+      media_response(true, it->second.conn, it->second.call_id, sip_method_invite, 408, nullptr,
+                     nullptr);
       finish_server(irq);
     });
   } else {
@@ -129,6 +139,7 @@ void Proxy::core_ack(msg_t* msg, sip_t* sip) {
     spdlog::debug("ACK from the core with no live flow dropped");
     return;
   }
+  media_request(false, it->first, msg, sip);  // an answer to the browser's offer in a 2xx
   decrement_max_forwards(msg, sip);
   if (!add_header(msg, sip, sip_via_class, ws_via(it->second, "z9hG4bK" + random_token(22))))
     return;
@@ -145,6 +156,9 @@ void Proxy::core_cancelled(nta_incoming_t* irq) {
   t.timeout.once(kCancelledTimeoutMs, [this, irq] {
     if (!servers_.count(irq)) return;
     nta_incoming_treply(irq, SIP_487_REQUEST_CANCELLED, TAG_END());
+    auto t = servers_.find(irq);
+    media_response(true, t->second.conn, t->second.call_id, t->second.method, 487, nullptr,
+                   nullptr);
     finish_server(irq);
   });
 }
@@ -154,6 +168,7 @@ void Proxy::browser_response(Connection& c, Parsed p) {
   int status = sip->sip_status->st_status;
   metrics_.sip_response("from_browser", method_name(sip), status);
   std::string branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
+  if (own_byes_.erase(branch)) return;  // the browser's answer to rtcgw's own BYE
   auto bit = server_by_branch_.find(branch);
   if (bit == server_by_branch_.end()) {
     if (status >= 200 && status < 300 && sip->sip_cseq->cs_method == sip_method_invite &&
@@ -185,6 +200,9 @@ void Proxy::browser_response(Connection& c, Parsed p) {
     // rtcgw's client side towards the browser acknowledges the non-2xx itself.
     send_browser(c.peer.id, hop_request(t, "ACK", header_text(sip->sip_to)));
   }
+  media_response(true, c.peer.id, call_id_text(sip), t.method, status, p.msg.get(), sip);
+  if (t.method == sip_method_invite && status >= 200 && status < 300)
+    learn_dialog_from_browser(t, c.peer.id, sip);
   if (sip->sip_to && sip->sip_to->a_tag) nta_incoming_tag(irq, sip->sip_to->a_tag);
   if (nta_incoming_mreply(irq, p.msg.release()) < 0)
     spdlog::warn("cannot relay {} from WebSocket {} to the core", status, c.peer.id);

@@ -1,5 +1,7 @@
 #include "sip/proxy.hpp"
 
+#include "media/anchors.hpp"
+
 #include <strings.h>
 
 #include <stdexcept>
@@ -152,6 +154,8 @@ void Proxy::on_ws_close(ws::ConnId id) {
     auto t = clients_.find(orq);
     if (key.first == id && t != clients_.end() && t->second.status < 200) nta_outgoing_cancel(orq);
   }
+  if (media_) media_->release_connection(id);
+  dialogs_.erase_connection(id);
   regs_.remove_connection(id);
   metrics_.set_registrations(static_cast<double>(regs_.size()));
   conns_.erase(id);

@@ -20,6 +20,7 @@
 #include "rtcgw/config.hpp"
 #include "rtcgw/log.hpp"
 #include "rtcgw/ws.hpp"
+#include "sip/dialogs.hpp"
 #include "sip/flow_token.hpp"
 #include "sip/message.hpp"
 #include "sip/registrations.hpp"
@@ -27,7 +28,10 @@
 
 namespace rtcgw {
 class Metrics;
+namespace media {
+class Anchors;
 }
+}  // namespace rtcgw
 
 namespace rtcgw::sip {
 
@@ -55,6 +59,8 @@ class Proxy final : public ws::Handler {
   Proxy& operator=(const Proxy&) = delete;
 
   void attach(ws::Server* ws) { ws_ = ws; }
+  // The media anchors that rewrite SDP; without them SDP passes unchanged.
+  void attach_media(media::Anchors* media) { media_ = media; }
 
   void on_ws_open(const ws::Peer& peer) override;
   void on_ws_message(ws::ConnId id, std::string_view data, bool binary) override;
@@ -68,6 +74,9 @@ class Proxy final : public ws::Handler {
   // Client or server transactions still waiting for a final response.
   size_t pending_transactions() const;
   size_t registration_count() const { return regs_.size(); }
+  // Ends an established dialog from the middle (media inactivity): BYE to the core and to the
+  // browser, each with Reason RELEASE_CAUSE 3 "Media bearer or QoS lost" (TS 24.229 7.2A.18).
+  void end_dialog(const std::string& call_id);
 
  private:
   struct Connection {
@@ -80,6 +89,7 @@ class Proxy final : public ws::Handler {
     std::string branch;  // the browser's top Via branch
     sip_method_t method = sip_method_unknown;
     std::string method_name;
+    std::string call_id;
     int status = 0;      // the last final status relayed
     loop::Timer linger;  // INVITE after 2xx: kept to relay retransmitted 2xx
   };
@@ -93,6 +103,8 @@ class Proxy final : public ws::Handler {
     // 17.1.1.3): everything of the forwarded INVITE but the To tag and method.
     std::string ruri, via, routes, from, to, call_id;
     uint32_t cseq = 0;
+    std::string core_contact;             // the core party's target
+    std::vector<std::string> core_route;  // its Record-Route entries, rtcgw's left out
     loop::Timer timeout;
   };
   enum class RouteCheck { kNone, kFound, kForged };
@@ -105,6 +117,7 @@ class Proxy final : public ws::Handler {
   static int on_core_request(Magic* m, nta_leg_t* leg, nta_incoming_t* irq, sip_t const* sip);
   static int on_core_response(Magic* m, nta_outgoing_t* orq, sip_t const* sip);
   static int on_core_cancel(Magic* m, nta_incoming_t* irq, sip_t const* sip);
+  static int on_own_response(Magic* m, nta_outgoing_t* orq, sip_t const* sip);
   static int on_stray(Magic* m, nta_agent_t* agent, msg_t* msg, sip_t* sip);
 
   // from_browser.cpp
@@ -121,6 +134,14 @@ class Proxy final : public ws::Handler {
   void finish_server(nta_incoming_t* irq);
   static std::string hop_request(const ServerTxn& t, const char* method, const std::string& to);
   void core_cancelled(nta_incoming_t* irq);
+  // media_glue.cpp: 0, or the status to refuse the request with.
+  int media_request(bool from_browser, ws::ConnId conn, msg_t* msg, sip_t* sip);
+  void media_response(bool from_browser, ws::ConnId conn, const std::string& call_id,
+                      sip_method_t method, int status, msg_t* msg, sip_t* sip);
+  void media_release(const std::string& call_id, std::string_view why);
+  void learn_dialog_from_core(const ClientTxn& t, msg_t* request, sip_t const* response);
+  void learn_dialog_from_browser(const ServerTxn& t, ws::ConnId conn, sip_t const* response);
+  void note_cseq(bool from_browser, sip_t const* sip);
   // proxy.cpp
   void reply_browser(ws::ConnId conn, sip_t const* req, int status, std::string_view phrase,
                      std::string_view extra = {});
@@ -141,6 +162,7 @@ class Proxy final : public ws::Handler {
   config::Config cfg_;
   Metrics& metrics_;
   ws::Server* ws_ = nullptr;
+  media::Anchors* media_ = nullptr;
   SofiaRoot root_;
   nta_agent_t* agent_ = nullptr;
   nta_leg_t* leg_ = nullptr;
@@ -156,6 +178,8 @@ class Proxy final : public ws::Handler {
   std::unordered_map<nta_incoming_t*, ServerTxn> servers_;
   std::unordered_map<std::string, nta_incoming_t*> server_by_branch_;
   Registrations regs_;
+  Dialogs dialogs_;
+  std::unordered_map<std::string, int> own_byes_;  // branches of BYEs rtcgw sent to browsers
   loop::Timer reg_sweep_;
   loop::Timer reaper_;
   std::vector<nta_outgoing_t*> dead_orqs_;

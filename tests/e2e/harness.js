@@ -20,6 +20,13 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// `promise`'s value, or null after `ms` (the timer is cleared, so it keeps no process alive).
+function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 // Polls `check` (sync or async) until it returns a truthy value; throws after `ms`.
 async function waitFor(what, check, ms = 10000, every = 100) {
   const deadline = Date.now() + ms;
@@ -110,7 +117,7 @@ class Processes {
     let done = entry.exit;
     if (!done) {
       signalGroup(pid, 'SIGTERM');
-      done = await Promise.race([entry.exited, sleep(graceMs).then(() => null)]);
+      done = await within(entry.exited, graceMs);
     }
     signalGroup(pid, 'SIGKILL');  // a leader that hung, or children it left behind
     return done || { ...(await entry.exited), killed: true };
@@ -178,12 +185,13 @@ function httpGet(url, timeoutMs = 1000) {
   });
 }
 
-// The IMS stand-in: Kamailio with the demo's config on udp+tcp 127.0.0.1:sipPort.
+// The IMS stand-in: Kamailio with the demo's config on udp+tcp 127.0.0.1:sipPort
+// (RTCGW_E2E_KAMAILIO_CFG: another config taking the same -A defines, e.g. one with rtpengine).
 async function startKamailio(procs, { sipPort, echoPort, workDir }) {
   const runDir = path.join(workDir, 'kamailio');
   fs.mkdirSync(runDir, { recursive: true });
   const kam = procs.start('kamailio', 'kamailio', [
-    '-f', path.join(SOURCE_DIR, 'demo', 'kamailio.cfg'),
+    '-f', process.env.RTCGW_E2E_KAMAILIO_CFG || path.join(SOURCE_DIR, 'demo', 'kamailio.cfg'),
     '-DD', '-E', '-m', '64', '-M', '8', '-Y', runDir, '-P', path.join(runDir, 'kamailio.pid'),
     '-l', `udp:127.0.0.1:${sipPort}`, '-l', `tcp:127.0.0.1:${sipPort}`,
     '-A', `ECHO_URI="sip:127.0.0.1:${echoPort}"`,
@@ -196,7 +204,11 @@ async function startKamailio(procs, { sipPort, echoPort, workDir }) {
 }
 
 // rtcgw with a config written for this run; its HTTP serves the demo page from web/.
-async function startRtcgw(procs, { bin, workDir, wsPort, sipPort, pcscfPort, metricsPort }) {
+// `media` may set portRange ([min, max]) and extra lines under `media:` (e.g.
+// ['inactivity_timeout: 20']); rtcgw refuses keys it does not know.
+async function startRtcgw(procs, {
+  bin, workDir, wsPort, sipPort, pcscfPort, metricsPort, media = {},
+}) {
   const origin = `http://127.0.0.1:${wsPort}`;
   const config = [
     '# written by tests/e2e/harness.js',
@@ -209,7 +221,8 @@ async function startRtcgw(procs, { bin, workDir, wsPort, sipPort, pcscfPort, met
     `  pcscf: "sip:127.0.0.1:${pcscfPort};transport=udp"`,
     'media:',
     '  address: 127.0.0.1',
-    '  port_range: [40000, 40999]',
+    `  port_range: [${(media.portRange || [40000, 40999]).join(', ')}]`,
+    ...(media.extra || []).map((line) => `  ${line}`),
     'log:',
     '  level: debug',
     'metrics:',
@@ -227,7 +240,8 @@ async function startRtcgw(procs, { bin, workDir, wsPort, sipPort, pcscfPort, met
 }
 
 // Debian's Chromium, spawned here (exact flags, a PID to stop), attached with playwright-core.
-async function startChromium(procs, { workDir }) {
+// `extraArgs`: more flags, e.g. --use-file-for-fake-audio-capture=<wav>.
+async function startChromium(procs, { workDir, extraArgs = [] }) {
   const { chromium } = require('playwright-core');
   const profile = fs.mkdtempSync(path.join(workDir, 'chromium-'));
   const proc = procs.start('chromium', CHROMIUM, [
@@ -241,7 +255,7 @@ async function startChromium(procs, { workDir }) {
     '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
     '--disable-backgrounding-occluded-windows',
     '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1 , EXCLUDE [::1]',
-    '--window-size=1200,1100', '--remote-debugging-port=0', 'about:blank',
+    '--window-size=1200,1100', ...extraArgs, '--remote-debugging-port=0', 'about:blank',
   ]);
   const portFile = path.join(profile, 'DevToolsActivePort');
   const port = await waitFor('Chromium to write DevToolsActivePort', () => {
@@ -276,6 +290,84 @@ async function waitPhone(page, what, fn, arg, ms = 10000) {
   }
 }
 
+// An even UDP port with the next three free too (sipp's -rtp_echo binds -mp and -mp + 2).
+async function freeRtpPort() {
+  const bindable = (port) => new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4');
+    sock.on('error', () => resolve(false));
+    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+  });
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + 2 * Math.floor(Math.random() * 9000);
+    let ok = true;
+    for (let p = port; p < port + 4 && ok; p++) ok = await bindable(p);
+    if (ok) return port;
+  }
+  throw new Error('no free RTP port');
+}
+
+// sipp with a scenario; its messages and errors go to <outDir>/<name>.messages.log and
+// <name>.errors.log, its screen to <name>.log. Resolves once started (not once listening).
+function startSipp(procs, name, scenario, args, outDir) {
+  return procs.start(name, 'sipp', [
+    '-sf', scenario, ...args, '-nostdin',
+    '-trace_msg', '-message_file', path.join(outDir, `${name}.messages.log`),
+    '-trace_err', '-error_file', path.join(outDir, `${name}.errors.log`),
+  ]);
+}
+
+// Waits until something listens on udp 127.0.0.1:port (binding it fails).
+async function waitUdpListening(what, port, entry, procs, ms = 10000) {
+  await waitFor(`${what} to listen on udp ${port}`, () => new Promise((resolve, reject) => {
+    if (entry) {
+      try { procs.assertRunning(entry); } catch (e) { reject(e); return; }
+    }
+    const sock = dgram.createSocket('udp4');
+    sock.on('error', () => resolve(true));
+    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(false)));
+  }), ms, 100);
+}
+
+// Prometheus text exposition -> { name: total over its label sets }, and the samples with labels.
+function parseMetrics(text) {
+  const totals = {};
+  const samples = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    for (const l of (m[2] || '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[l[1]] = l[2];
+    }
+    const value = Number(m[3]);
+    samples.push({ name: m[1], labels, value });
+    totals[m[1]] = (totals[m[1]] || 0) + value;
+  }
+  return { totals, samples };
+}
+
+async function scrapeMetrics(metricsPort) {
+  const res = await httpGet(`http://127.0.0.1:${metricsPort}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return { ...parseMetrics(res.body), text: res.body };
+}
+
+// A mono 16-bit WAV of a steady sine (Chromium's fake microphone plays it in a loop).
+function writeToneWav(file, { hz = 440, seconds = 10, rate = 48000, amplitude = 0.5 } = {}) {
+  const n = seconds * rate;
+  const buf = Buffer.alloc(44 + 2 * n);
+  buf.write('RIFF', 0); buf.writeUInt32LE(36 + 2 * n, 4); buf.write('WAVE', 8);
+  buf.write('fmt ', 12); buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22); buf.writeUInt32LE(rate, 24); buf.writeUInt32LE(2 * rate, 28);
+  buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34);
+  buf.write('data', 36); buf.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) {
+    buf.writeInt16LE(Math.round(amplitude * 32767 * Math.sin(2 * Math.PI * hz * i / rate)), 44 + 2 * i);
+  }
+  fs.writeFileSync(file, buf);
+  return file;
+}
+
 function makeDirs(outArg) {
   const outDir = path.resolve(outArg || path.join(SOURCE_DIR, 'tests', 'e2e', 'out'));
   fs.mkdirSync(outDir, { recursive: true });
@@ -293,6 +385,7 @@ function parseArgs(argv) {
 }
 
 module.exports = {
-  SOURCE_DIR, Processes, freeSipPort, freeTcpPort, httpGet, makeDirs, openPhone, parseArgs, sleep,
-  startChromium, startKamailio, startRtcgw, tail, waitFor, waitPhone,
+  SOURCE_DIR, Processes, freeRtpPort, freeSipPort, freeTcpPort, httpGet, makeDirs, openPhone,
+  parseArgs, parseMetrics, scrapeMetrics, sleep, startChromium, startKamailio, startRtcgw,
+  startSipp, tail, waitFor, waitPhone, waitUdpListening, within, writeToneWav,
 };

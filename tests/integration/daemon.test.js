@@ -8,6 +8,7 @@ const { spawnSync } = require('node:child_process');
 const { Env, sleep, responseTo } = require('./lib/harness');
 const sip = require('./lib/sip');
 const F = require('./lib/flows');
+const { chromeOffer } = require('./lib/wsclient');
 
 function rtcgwBin() {
   return process.env.RTCGW_BIN || path.join(__dirname, '..', '..', 'build', 'rtcgw');
@@ -81,7 +82,7 @@ test('SIGTERM with an INVITE open: cancelled towards the core, exit 0 within 5 s
     env.onCleanup(() => client.terminate());
     const callId = sip.newCallId();
     client.send(client.buildRequest('INVITE', 'sip:bob@example.com', {
-      callId, cseq: 1, extra: ['Content-Type: application/sdp'], body: 'v=0\r\n',
+      callId, cseq: 1, extra: ['Content-Type: application/sdp'], body: chromeOffer(),
     }));
     await core.waitFor((e) => e.msg && e.msg.method === 'INVITE' && e.msg.callId === callId, 5000, 'the INVITE at the core');
     const r = await rt.stop(5000);

@@ -1,0 +1,122 @@
+// The media anchor of one dialog: the browser leg (ICE-lite, DTLS, SRTP on one rtcp-muxed UDP
+// port) bridged to the network leg (plain RTP and RTCP on an even/odd port pair), and the SDP
+// offer/answer state that drives both (RFC 3264).
+//
+// Every SDP of the dialog passes through browser_sdp() or network_sdp(), whichever side sent
+// it; the anchor knows from its offer/answer state whether it is an offer or an answer, applies
+// what it says to the legs, and returns the translated SDP for the other side.
+//
+// Packet path, browser -> network: recv -> classify -> STUN: IceLite answers and the checked
+// address becomes the browser's address | DTLS: only from that address | SRTP/SRTCP: unprotect
+// in place -> send to the network's address. Network -> browser: recv -> latch the far end's
+// address (symmetric RTP) -> protect in place -> send to the browser's address.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "media/dtls.hpp"
+#include "media/ice_lite.hpp"
+#include "media/poller.hpp"
+#include "media/port_pool.hpp"
+#include "media/srtp.hpp"
+#include "media/udp_socket.hpp"
+#include "sdp/describe.hpp"
+#include "sdp/translate.hpp"
+
+namespace rtcgw {
+class Metrics;
+}
+
+namespace rtcgw::media {
+
+// What all anchors share (owned by Anchors).
+struct Shared {
+  Poller& poller;
+  PortPool& ports;
+  const DtlsContext& dtls;
+  const std::string& fingerprint;  // of the DTLS certificate, "AB:CD:..."
+  std::string advertised;          // address written into SDP
+  sdp::CodecPolicy policy;
+  Metrics& metrics;
+};
+
+class Anchor {
+ public:
+  Anchor(Shared& shared, std::string call_id);
+  ~Anchor();
+  Anchor(const Anchor&) = delete;
+  Anchor& operator=(const Anchor&) = delete;
+
+  // Binds the three ports; false (with the reason) when none are free.
+  bool open(std::string& error);
+
+  // An SDP body from the browser / from the core. `provisional` for SDP in a 1xx: an answer
+  // there is applied, yet the offer stays open until the final response repeats or replaces it.
+  sdp::Result browser_sdp(std::string_view body, bool provisional);
+  sdp::Result network_sdp(std::string_view body, bool provisional);
+  // The final response of the transaction carrying the open offer, when it had no SDP: a
+  // success commits an answer seen in a 1xx; a failure forgets the offer (RFC 3261 14.1).
+  void final_response(bool success);
+  // An offer and its answer have completed at least once.
+  bool established() const { return established_; }
+  bool offer_pending() const { return pending_ != Pending::kNone; }
+
+  // Milliseconds (monotonic) of the last packet received on either leg; the creation time
+  // before any.
+  int64_t last_activity_ms() const { return last_rx_ms_; }
+  unsigned ports_held() const;
+  const std::string& call_id() const { return call_id_; }
+
+ private:
+  enum class Pending { kNone, kBrowserOffer, kNetworkOffer };
+
+  void settle(bool provisional);
+  void on_browser_readable();
+  void on_network_readable(bool rtcp_socket);
+  void browser_packet(uint8_t* buf, size_t len, const Endpoint& from);
+  void network_packet(uint8_t* buf, size_t len, const Endpoint& from, bool rtcp_socket);
+  void apply_browser(const sdp::BrowserTransport& t, bool answer);
+  void apply_network(const sdp::NetworkMedia& m);
+  void new_dtls(DtlsRole role, const std::string& fingerprint);
+  void on_dtls_state(DtlsState s);
+  void maybe_start_dtls();
+  sdp::BrowserLeg browser_leg();
+  sdp::NetworkLeg network_leg();
+  void drop(const char* reason, const Endpoint& from);
+
+  Shared& sh_;
+  std::string call_id_;
+  UdpSocket browser_sock_, net_rtp_, net_rtcp_;
+
+  // Offer/answer.
+  Pending pending_ = Pending::kNone;
+  std::string offer_;          // the open offer as it arrived (untranslated)
+  bool early_answer_ = false;  // the open offer was answered in a 1xx
+  bool established_ = false;
+  uint64_t session_id_;
+  uint64_t browser_version_ = 0, network_version_ = 0;
+
+  // Browser leg.
+  IceLite ice_;
+  sdp::BrowserTransport browser_;  // what the browser's last SDP said
+  bool have_browser_ = false;
+  Endpoint browser_addr_;  // where checks succeeded (the nominated pair when USE-CANDIDATE)
+  bool nominated_ = false;
+  std::unique_ptr<DtlsSession> dtls_;
+  DtlsRole dtls_role_ = DtlsRole::kServer;
+  bool dtls_started_ = false;
+  std::unique_ptr<SrtpSession> srtp_;  // set once DTLS connected
+
+  // Network leg.
+  Endpoint net_rtp_addr_, net_rtcp_addr_;  // from SDP, replaced by the source once packets come
+  bool net_rtcp_mux_ = false;
+  bool net_latched_ = false, net_rtcp_latched_ = false;
+
+  int64_t last_rx_ms_ = 0;
+};
+
+}  // namespace rtcgw::media
