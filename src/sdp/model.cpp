@@ -132,7 +132,67 @@ const Attr* Session::attr(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+bool is_token_char(char c) {
+  static constexpr std::string_view kToken =
+      "!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz{|}~";
+  return c != '\0' && kToken.find(c) != std::string_view::npos;
+}
+
+// RFC 4566 section 5.14, written strictly: `m=<media> <port>[/<n>] <proto> <fmt> ...` with
+// single spaces, a numeric port, token fields, and at least one format. Debian 12's sofia-sip
+// sdp_parse loops allocating memory until it runs out on some m= lines that break this (a
+// format starting with a non-token character, or only blanks after a TAB), so nothing that
+// fails this check reaches it.
+bool strict_m_line(std::string_view line) {
+  std::string_view rest = line.substr(2);
+  int field = 0;
+  for (;;) {
+    size_t sp = rest.find(' ');
+    std::string_view f = rest.substr(0, sp);
+    if (f.empty()) return false;  // leading, double or trailing space
+    ++field;
+    size_t run = 0;  // characters since the last '/'
+    for (char c : f) {
+      if (field == 2 ? (c >= '0' && c <= '9') : is_token_char(c)) {
+        ++run;
+      } else if (c == '/' && (field == 2 || field == 3) && run > 0) {
+        run = 0;
+      } else {
+        return false;
+      }
+    }
+    if (run == 0) return false;
+    if (sp == std::string_view::npos) return field >= 4;
+    rest = rest.substr(sp + 1);
+  }
+}
+
+// The first m= line that fails strict_m_line, or "" when all pass. Sofia stops at a NUL.
+std::string_view bad_m_line(std::string_view sdp) {
+  sdp = sdp.substr(0, sdp.find('\0'));
+  size_t pos = 0;
+  while (pos < sdp.size()) {
+    size_t eol = sdp.find_first_of("\r\n", pos);
+    if (eol == std::string_view::npos) eol = sdp.size();
+    std::string_view line = sdp.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.size() >= 2 && line[0] == 'm' && line[1] == '=' && !strict_m_line(line)) return line;
+  }
+  return {};
+}
+
+}  // namespace
+
 std::optional<Session> parse(std::string_view text, std::string& error) {
+  if (std::string_view bad = bad_m_line(text); !bad.empty()) {
+    std::string shown(bad.substr(0, 80));
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    error = "SDP parse error: malformed media line \"" + shown + "\"";
+    return std::nullopt;
+  }
   std::unique_ptr<su_home_t, HomeDeleter> home(
       static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
   if (!home) {

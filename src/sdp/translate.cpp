@@ -45,6 +45,20 @@ bool usable(const std::vector<Codec>& cs) {
   return std::any_of(cs.begin(), cs.end(), [](const Codec& c) { return !is_dtmf(c) && !is_cn(c); });
 }
 
+// The format list of a rejected line whose proto rtcgw rewrites to an RTP one: RTP protos take
+// payload type numbers only (RFC 4566 section 5.14), so anything else is left out ("0" when
+// nothing is left: a rejected line still needs a format).
+std::vector<std::string> rtp_formats(const std::vector<std::string>& formats) {
+  std::vector<std::string> out;
+  for (const auto& f : formats) {
+    bool digits = !f.empty() && f.size() <= 3 &&
+                  std::all_of(f.begin(), f.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits && std::stoi(f) <= 127) out.push_back(f);
+  }
+  if (out.empty()) out.push_back("0");
+  return out;
+}
+
 bool plain_rtp(const Media& m) { return m.proto == "RTP/AVP" || m.proto == "RTP/AVPF"; }
 
 unsigned audio_as(const std::string& address) {
@@ -214,7 +228,8 @@ Result to_network_offer(std::string_view browser_offer, const NetworkLeg& leg,
       cs = network_codecs(m.codecs, policy);
     if (!usable(cs)) {
       // Rejected: RTP lines say RTP/AVP so the IMS sees no SAVPF; the format list stays valid.
-      w.m_line(m.type, 0, m.is_rtp() ? "RTP/AVP" : m.proto, m.formats);
+      w.m_line(m.type, 0, m.is_rtp() ? "RTP/AVP" : m.proto,
+               m.is_rtp() ? rtp_formats(m.formats) : m.formats);
       continue;
     }
     bridged = true;
@@ -273,7 +288,8 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg) {
     std::vector<Codec> cs;
     if (!bridged && m.type == "audio" && !m.rejected && plain_rtp(m)) cs = browser_codecs(m.codecs);
     if (!usable(cs)) {
-      media.m_line(m.type, 0, m.is_rtp() ? kWebRtcProto : m.proto, m.formats);
+      media.m_line(m.type, 0, m.is_rtp() ? kWebRtcProto : m.proto,
+                   m.is_rtp() ? rtp_formats(m.formats) : m.formats);
       media.attr("mid", mid);
       continue;
     }

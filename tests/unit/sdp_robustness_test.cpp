@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "sdp/describe.hpp"
 #include "sdp/translate.hpp"
 #include "sdp_fixtures.hpp"
 
@@ -67,3 +68,38 @@ TEST(SdpRoundTrip, CoreCallThroughBrowserOfferAndAnswer) {
 }
 
 }  // namespace
+
+namespace rtcgw::sdp {
+namespace {
+
+// Debian 12's sofia-sip loops allocating memory in sdp_parse on these m= lines (found by
+// fuzz_sdp_translate): they must be refused before sofia sees them, with 488.
+TEST(SdpTranslate, MediaLinesThatHangSofiaAreRefused) {
+  for (const char* m :
+       {"m=audio 9 UDP/TLS/RTP/SAVPF 0 (", "m=audio 9 UDP/TLS/RTP/SAVPF \t", "m=audio  9 RTP/AVP 0",
+        "m=audio 9 RTP/AVP 0 ", "m=audio x RTP/AVP 0", "m=audio 9 RTP/AVP"}) {
+    std::string sdp = std::string(
+                          "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n"
+                          "t=0 0\r\n") +
+                      m + "\r\n";
+    Result r = to_network_offer(sdp, testing::net_leg());
+    EXPECT_FALSE(r.ok) << m;
+    EXPECT_EQ(r.sip_status, 488) << m;
+    EXPECT_NE(r.error.find("malformed media line"), std::string::npos) << r.error;
+    EXPECT_FALSE(describe_browser(sdp).ok);
+    EXPECT_FALSE(describe_network(sdp).ok);
+  }
+}
+
+// A rejected SAVPF line with a non-numeric format is written as RTP/AVP with numeric formats
+// only, so the offer to the IMS still parses (it was a 500 before).
+TEST(SdpTranslate, RejectedLineWithNonNumericFormatStaysValid) {
+  std::string offer = testing::load("chrome_audio_offer.sdp") +
+                      "m=video 9 UDP/TLS/RTP/SAVPF abc 96 300\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n";
+  Result r = to_network_offer(offer, testing::net_leg());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_NE(r.sdp.find("m=video 0 RTP/AVP 96\r\n"), std::string::npos) << r.sdp;
+}
+
+}  // namespace
+}  // namespace rtcgw::sdp
