@@ -66,6 +66,7 @@ sdp::BrowserLeg Anchor::browser_leg() {
   leg.setup = dtls_role_ == DtlsRole::kClient ? "active" : "passive";
   leg.session_id = session_id_;
   leg.session_version = ++browser_version_;
+  if (have_browser_) leg.mids = browser_.mids;
   return leg;
 }
 

@@ -38,6 +38,7 @@ BrowserTransport describe_browser(std::string_view sdp) {
     return t;
   }
   t.mid = m->mid();
+  for (const auto& line : s->media) t.mids.push_back(line.mid());
   t.ice_ufrag = value_of(*s, *m, "ice-ufrag");
   t.ice_pwd = value_of(*s, *m, "ice-pwd");
   t.ice_lite = s->attr("ice-lite") != nullptr;

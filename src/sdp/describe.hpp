@@ -17,6 +17,7 @@ struct BrowserTransport {
   bool ok = false;
   std::string error;
   std::string mid;
+  std::vector<std::string> mids;  // a=mid of every m= line in order, "" where there is none
   std::string ice_ufrag;
   std::string ice_pwd;
   bool ice_lite = false;

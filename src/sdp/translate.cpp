@@ -284,7 +284,7 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg) {
   bool bridged = false;
   for (size_t i = 0; i < s->media.size(); ++i) {
     const Media& m = s->media[i];
-    std::string mid = std::to_string(i);
+    std::string mid = i < leg.mids.size() && !leg.mids[i].empty() ? leg.mids[i] : std::to_string(i);
     std::vector<Codec> cs;
     if (!bridged && m.type == "audio" && !m.rejected && plain_rtp(m)) cs = browser_codecs(m.codecs);
     if (!usable(cs)) {

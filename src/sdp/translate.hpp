@@ -45,6 +45,10 @@ struct BrowserLeg {
   // a=candidate values without the "candidate:" prefix, e.g.
   // "1 1 udp 2130706431 192.0.2.1 40000 typ host". Empty: one host candidate on address:port.
   std::vector<std::string> candidates;
+  // Offers: the mids the browser gave each m= line in earlier negotiations of this dialog
+  // (a browser refuses an offer that changes an m= line's mid); lines beyond it, or with "",
+  // get their index.
+  std::vector<std::string> mids;
   uint64_t session_id = 0;
   uint64_t session_version = 1;
 };

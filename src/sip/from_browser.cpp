@@ -123,6 +123,10 @@ void Proxy::browser_ack(Connection& c, MsgPtr msg, sip_t* sip) {
     // ACK to a non-2xx final response is hop-by-hop: nta already acknowledged it.
     if (t == clients_.end() || t->second.status >= 300 || t->second.status < 200) return;
   }
+  // An ACK to a 2xx follows the dialog's route set, whose first entry is rtcgw's Record-Route.
+  // Without it the ACK belongs to a final response rtcgw sent itself (400, 488, 503...): the
+  // hop-by-hop ACK ends there (RFC 3261 section 17.2.1).
+  if (!sip->sip_route || !is_own(sip->sip_route->r_url)) return;
   media_request(true, c.peer.id, msg.get(), sip);  // an answer to an offer in a 2xx
   std::string next_hop;
   if (!prepare_towards_core(c, msg.get(), sip, next_hop)) return;

@@ -9,7 +9,7 @@ if(NOT RTCGW_NODE OR NOT RTCGW_SIPP)
 endif()
 
 set(RTCGW_IT_TESTS
-  register call_originating call_terminating bad_input jssip rfc4475 daemon tcp)
+  register call_originating call_terminating bad_input jssip rfc4475 daemon tcp media)
 foreach(name IN LISTS RTCGW_IT_TESTS)
   add_test(NAME it_${name}
     COMMAND ${RTCGW_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/integration/${name}.test.js

@@ -1,5 +1,6 @@
 // SDP translation of the media anchor on captured SDPs (tests/unit/data/sdp): Chrome/JsSIP
 // offers and answers, IMS/VoLTE-style offers and answers, hold, no common codec.
+#include "sdp/describe.hpp"
 #include "sdp/translate.hpp"
 
 #include <gtest/gtest.h>
@@ -333,3 +334,24 @@ TEST(SdpToNetworkAnswer, MismatchOrNoCodecIs488) {
 }
 
 }  // namespace
+
+namespace rtcgw::sdp {
+namespace {
+
+// A re-offer from the core on a dialog the browser started keeps the browser's own mids: a
+// browser refuses an offer that renames an m= line.
+TEST(SdpToBrowserOffer, KeepsTheMidsTheBrowserChose) {
+  BrowserLeg leg = testing::browser_leg();
+  leg.mids = {"audio"};
+  Result r = to_browser_offer(testing::load("ims_offer.sdp"), leg);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_NE(r.sdp.find("a=group:BUNDLE audio\r\n"), std::string::npos) << r.sdp;
+  EXPECT_NE(r.sdp.find("a=mid:audio\r\n"), std::string::npos);
+  EXPECT_EQ(r.sdp.find("a=mid:0\r\n"), std::string::npos);
+  BrowserTransport t = describe_browser(testing::load("chrome_audio_offer.sdp"));
+  ASSERT_TRUE(t.ok);
+  EXPECT_EQ(t.mids, (std::vector<std::string>{"0"}));
+}
+
+}  // namespace
+}  // namespace rtcgw::sdp

@@ -261,7 +261,8 @@ class Env {
   }
 
   // Starts rtcgw with a generated config. `pcscfPort`: where requests from browsers go.
-  async startRtcgw({ pcscfPort, extraSip = '', wsMax = 65535, logLevel = 'debug', sipTransport = 'udp' } = {}) {
+  // `media`: media.* keys to set or override, e.g. { inactivity_timeout: 2, port_range: [40000, 40019] }.
+  async startRtcgw({ pcscfPort, extraSip = '', wsMax = 65535, logLevel = 'debug', sipTransport = 'udp', media = {} } = {}) {
     const wsPort = await freePort();
     const sipPort = await freePort();
     const metricsPort = await freePort();
@@ -276,8 +277,8 @@ class Env {
       `  pcscf: "sip:127.0.0.1:${pcscfPort};transport=${sipTransport}"`,
       extraSip,
       'media:',
-      '  address: 127.0.0.1',
-      '  port_range: [30000, 39999]',
+      ...Object.entries({ address: '127.0.0.1', port_range: [30000, 39999], ...media })
+        .map(([k, v]) => `  ${k}: ${Array.isArray(v) ? `[${v.join(', ')}]` : v}`),
       'log:',
       `  level: ${logLevel}`,
       'metrics:',
