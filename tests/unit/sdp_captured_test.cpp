@@ -16,30 +16,11 @@ namespace rtcgw::sdp {
 namespace {
 
 using testing::browser_leg;
+using testing::has;
+using testing::has_prefix;
 using testing::load;
 using testing::net_leg;
 using testing::sofia_parses;
-
-std::vector<std::string> lines(const std::string& sdp) {
-  std::vector<std::string> out;
-  std::istringstream in(sdp);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-    out.push_back(l);
-  }
-  return out;
-}
-
-bool has(const std::string& sdp, const std::string& line) {
-  auto ls = lines(sdp);
-  return std::find(ls.begin(), ls.end(), line) != ls.end();
-}
-
-bool has_prefix(const std::string& sdp, const std::string& prefix) {
-  for (const auto& l : lines(sdp))
-    if (l.rfind(prefix, 0) == 0) return true;
-  return false;
-}
 
 // What TS 23.228 Annex U keeps away from the IMS.
 void expect_no_webrtc(const std::string& sdp) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "sdp/translate.hpp"
 
@@ -30,6 +31,29 @@ inline bool sofia_parses(const std::string& sdp) {
   sdp_parser_free(p);
   su_home_unref(home);
   return ok;
+}
+
+// Lines without their CRLF (or LF: the sample files use LF, SIP carries CRLF).
+inline std::vector<std::string> lines(const std::string& sdp) {
+  std::vector<std::string> out;
+  std::istringstream in(sdp);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    out.push_back(l);
+  }
+  return out;
+}
+
+inline bool has(const std::string& sdp, const std::string& line) {
+  for (const auto& l : lines(sdp))
+    if (l == line) return true;
+  return false;
+}
+
+inline bool has_prefix(const std::string& sdp, const std::string& prefix) {
+  for (const auto& l : lines(sdp))
+    if (l.rfind(prefix, 0) == 0) return true;
+  return false;
 }
 
 inline NetworkLeg net_leg() {

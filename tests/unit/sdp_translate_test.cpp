@@ -17,17 +17,6 @@ namespace {
 using namespace rtcgw::sdp;
 using namespace rtcgw::sdp::testing;
 
-// Lines without their CRLF (or LF: the sample files use LF, SIP carries CRLF).
-std::vector<std::string> lines(const std::string& sdp) {
-  std::vector<std::string> out;
-  std::istringstream in(sdp);
-  for (std::string l; std::getline(in, l);) {
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-    out.push_back(l);
-  }
-  return out;
-}
-
 bool crlf_only(const std::string& sdp) {
   for (size_t i = 0; i < sdp.size(); ++i)
     if (sdp[i] == '\n' && (i == 0 || sdp[i - 1] != '\r')) return false;
@@ -42,12 +31,6 @@ std::vector<std::string> sections(const std::string& sdp) {
     out.back() += l + "\r\n";
   }
   return out;
-}
-
-bool has(const std::string& sdp, const std::string& line) {
-  for (const auto& l : lines(sdp))
-    if (l == line) return true;
-  return false;
 }
 
 int count_prefix(const std::string& sdp, const std::string& prefix) {
