@@ -65,6 +65,22 @@ struct Media {
   Tls dtls;                          // DTLS certificate and key; empty = generated at start
 };
 
+struct OpusParams {
+  uint32_t complexity = 5;   // 0..10
+  uint32_t bitrate = 32000;  // bit/s, 6000..510000
+  bool fec = true;           // in-band FEC (helps the lossy browser leg)
+  bool dtx = false;
+};
+
+// Issue 4: codecs offered and accepted on each leg, in preference order (names as in a=rtpmap:
+// opus, PCMU, PCMA). Legs sharing a codec allowed on both relay it; otherwise rtcgw transcodes
+// between the best of each list.
+struct Transcoding {
+  std::vector<std::string> browser_codecs = {"opus", "PCMU", "PCMA"};
+  std::vector<std::string> network_codecs = {"PCMU", "PCMA"};
+  OpusParams opus;
+};
+
 struct Log {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
 };
@@ -79,6 +95,7 @@ struct Config {
   WebSocket websocket;
   Sip sip;
   Media media;
+  Transcoding transcoding;
   Log log;
   Metrics metrics;
 };

@@ -3,7 +3,10 @@
 // docs/configuration.md).
 #include "config/schema.hpp"
 
+#include <strings.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <fstream>
 
@@ -145,6 +148,63 @@ const Table<Media>& media_table() {
   return t;
 }
 
+// A non-empty list of distinct codec names out of `known` (compared case-insensitively,
+// written back in the canonical spelling).
+void read_codecs(Checker& ck, const Field& f, std::vector<std::string>& out,
+                 const std::vector<std::string>& known) {
+  std::vector<Field> items;
+  if (!ck.read_list(f, items)) return;
+  if (items.empty()) {
+    ck.error(f, "needs at least one codec");
+    return;
+  }
+  std::vector<std::string> got;
+  for (const Field& item : items) {
+    std::string v;
+    if (!ck.read_string(item, v)) return;
+    std::string canonical;
+    for (const std::string& k : known)
+      if (strcasecmp(k.c_str(), v.c_str()) == 0) canonical = k;
+    if (canonical.empty()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      ck.error(item, "unknown codec " + quote(v) + " (known: " + list + ")");
+      return;
+    }
+    if (std::find(got.begin(), got.end(), canonical) != got.end()) {
+      ck.error(item, canonical + " is listed twice");
+      return;
+    }
+    got.push_back(canonical);
+  }
+  out = std::move(got);
+}
+
+const Table<OpusParams>& opus_table() {
+  static const Table<OpusParams> t = {
+      u32("complexity", &OpusParams::complexity, 0, 10),
+      u32("bitrate", &OpusParams::bitrate, 6000, 510000),
+      flag("fec", &OpusParams::fec),
+      flag("dtx", &OpusParams::dtx),
+  };
+  return t;
+}
+
+const Table<Transcoding>& transcoding_table() {
+  static const Table<Transcoding> t = {
+      {"browser_codecs",
+       [](Checker& ck, const Field& f, Transcoding& tc) {
+         read_codecs(ck, f, tc.browser_codecs, {"opus", "PCMU", "PCMA"});
+       }},
+      {"network_codecs",
+       [](Checker& ck, const Field& f, Transcoding& tc) {
+         read_codecs(ck, f, tc.network_codecs, {"PCMU", "PCMA", "opus"});
+       }},
+      section("opus", &Transcoding::opus, opus_table),
+  };
+  return t;
+}
+
 const Table<Log>& log_table() {
   static const Table<Log> t = {
       text("level", &Log::level, check_level),
@@ -166,6 +226,7 @@ const Table<Config>& root_table() {
       section("websocket", &Config::websocket, websocket_table),
       section("sip", &Config::sip, sip_table),
       section("media", &Config::media, media_table),
+      section("transcoding", &Config::transcoding, transcoding_table),
       section("log", &Config::log, log_table),
       section("metrics", &Config::metrics, metrics_table),
   };

@@ -2,6 +2,7 @@
 
 #include <glib.h>
 #include <openssl/rand.h>
+#include <strings.h>
 
 #include "media/demux.hpp"
 #include "rtcgw/log.hpp"
@@ -14,6 +15,8 @@ constexpr size_t kMaxDatagram = 1500;
 // One receive buffer for the whole process: the loop is single-threaded and a packet is
 // finished with before the next is read. Room for the SRTP trailer the protect step adds.
 uint8_t g_packet[kMaxDatagram + kSrtpMaxTrailer + 64];
+// What the transcoder writes for the other leg, with room for the SRTP trailer.
+uint8_t g_transcoded[codec::Transcoder::kMaxOutput + kSrtpMaxTrailer + 64];
 constexpr int kReadsPerWakeup = 64;
 
 int64_t now_ms() { return g_get_monotonic_time() / 1000; }
@@ -25,6 +28,8 @@ uint64_t random_session_id() {
 }
 
 log::RateLimit g_drop_log{20};
+
+bool detail_iequals(const std::string& a, const char* b) { return strcasecmp(a.c_str(), b) == 0; }
 
 }  // namespace
 
@@ -112,10 +117,17 @@ sdp::Result Anchor::browser_sdp(std::string_view body, bool provisional) {
     settle(provisional);
     return r;
   }
-  // An offer (initial, re-INVITE, UPDATE, or in a 2xx to an offerless INVITE).
-  sdp::Result r = sdp::to_network_offer(body, network_leg(), sh_.policy);
+  // An offer (initial, re-INVITE, UPDATE, or in a 2xx to an offerless INVITE). Relayed as it
+  // is when the legs can share a codec; else offered to the IMS for transcoding.
+  bool shared = false;
+  std::string best = sdp::pick_browser_codec(body, sh_.browser_codecs, sh_.network_codecs, shared);
+  bool transcode = !shared && !best.empty();
+  sdp::Result r = transcode
+                      ? sdp::to_network_offer_transcoding(body, network_leg(), sh_.network_codecs)
+                      : sdp::to_network_offer(body, network_leg(), sh_.policy);
   if (!r.ok) return r;
   apply_browser(t, false);
+  transcode_offer_ = transcode;
   pending_ = Pending::kBrowserOffer;
   early_answer_ = false;
   offer_ = std::string(body);
@@ -126,8 +138,16 @@ sdp::Result Anchor::network_sdp(std::string_view body, bool provisional) {
   sdp::NetworkMedia m = sdp::describe_network(body);
   if (!m.ok) return rejected("network SDP: " + m.error);
   if (pending_ == Pending::kBrowserOffer) {
-    sdp::Result r = sdp::to_browser_answer(body, offer_, browser_leg());
+    sdp::TranscodePlan plan;
+    sdp::Result r = transcode_offer_ ? sdp::to_browser_answer_transcoding(
+                                           body, offer_, browser_leg(), sh_.browser_codecs, plan)
+                                     : sdp::to_browser_answer(body, offer_, browser_leg());
     if (!r.ok) return r;
+    if (!transcode_offer_) {
+      transcoder_.reset();
+    } else if (std::string err; !start_transcoding(plan, err)) {
+      return rejected("transcoding: " + err);
+    }
     apply_network(m);
     settle(provisional);
     return r;
@@ -141,6 +161,32 @@ sdp::Result Anchor::network_sdp(std::string_view body, bool provisional) {
   early_answer_ = false;
   offer_ = std::string(body);
   return r;
+}
+
+bool Anchor::start_transcoding(const sdp::TranscodePlan& plan, std::string& error) {
+  auto codec_of = [](const std::string& name) {
+    return detail_iequals(name, "opus")   ? codec::Codec::kOpus
+           : detail_iequals(name, "PCMA") ? codec::Codec::kPcma
+                                          : codec::Codec::kPcmu;
+  };
+  bool same = transcoder_ && plan.browser_codec == plan_.browser_codec &&
+              plan.browser_pt == plan_.browser_pt && plan.network_codec == plan_.network_codec &&
+              plan.network_pt == plan_.network_pt &&
+              plan.browser_event_pt == plan_.browser_event_pt &&
+              plan.network_event_pt == plan_.network_event_pt;
+  if (same) return true;  // a re-offer with the same codecs keeps the running transcoder
+  codec::TranscoderConfig cfg;
+  cfg.browser = {codec_of(plan.browser_codec), uint8_t(plan.browser_pt), plan.browser_event_pt};
+  cfg.network = {codec_of(plan.network_codec), uint8_t(plan.network_pt), plan.network_event_pt};
+  cfg.opus = sh_.opus;
+  codec::randomize_stream_ids(cfg);
+  auto t = codec::Transcoder::make(cfg, error);
+  if (!t) return false;
+  transcoder_ = std::move(t);
+  plan_ = plan;
+  spdlog::info("media {}: transcoding {}/{} (browser) <-> {}/{} (network)", call_id_,
+               plan.browser_codec, plan.browser_pt, plan.network_codec, plan.network_pt);
+  return true;
 }
 
 void Anchor::final_response(bool success) {
@@ -296,6 +342,15 @@ void Anchor::browser_packet(uint8_t* buf, size_t len, const Endpoint& from) {
     return;
   }
   sh_.metrics.media_packet_in(true);
+  if (transcoder_) {
+    // Each leg's RTCP reports that leg's own streams: the browser's is not relayed.
+    if (rtcp || !net_rtp_addr_.valid()) return;
+    size_t out = 0;
+    if (!transcoder_->browser_to_network(buf, n, g_transcoded, codec::Transcoder::kMaxOutput, out))
+      return drop("transcoder", from);
+    if (net_rtp_.send(g_transcoded, out, net_rtp_addr_)) sh_.metrics.media_packet_out(false);
+    return;
+  }
   const Endpoint& to = rtcp ? net_rtcp_addr_ : net_rtp_addr_;
   const UdpSocket& via = rtcp && !net_rtcp_mux_ ? net_rtcp_ : net_rtp_;
   if (!to.valid()) return;  // no network answer yet
@@ -322,6 +377,12 @@ void Anchor::network_packet(uint8_t* buf, size_t len, const Endpoint& from, bool
   sh_.metrics.media_packet_in(false);
   if (!srtp_ || !browser_addr_.valid()) return drop("browser_not_ready", from);
   size_t n = len;
+  if (transcoder_) {
+    if (rtcp) return;  // each leg's RTCP stays on its leg
+    if (!transcoder_->network_to_browser(buf, len, g_transcoded, codec::Transcoder::kMaxOutput, n))
+      return drop("transcoder", from);
+    buf = g_transcoded;
+  }
   if (!(rtcp ? srtp_->protect_rtcp(buf, n) : srtp_->protect_rtp(buf, n))) {
     sh_.metrics.media_dropped(std::string("srtp_protect_") + srtp_->last_error());
     return;

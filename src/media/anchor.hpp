@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "codec/transcoder.hpp"
 #include "media/dtls.hpp"
 #include "media/ice_lite.hpp"
 #include "media/poller.hpp"
@@ -42,6 +43,10 @@ struct Shared {
   std::string advertised;          // address written into SDP
   sdp::CodecPolicy policy;
   Metrics& metrics;
+  // transcoding.*: codecs per leg in preference order, and the Opus encoder's settings.
+  std::vector<std::string> browser_codecs;
+  std::vector<std::string> network_codecs;
+  codec::OpusParams opus;
 };
 
 class Anchor {
@@ -87,6 +92,7 @@ class Anchor {
   sdp::BrowserLeg browser_leg();
   sdp::NetworkLeg network_leg();
   void drop(const char* reason, const Endpoint& from);
+  bool start_transcoding(const sdp::TranscodePlan& plan, std::string& error);
 
   Shared& sh_;
   std::string call_id_;
@@ -115,6 +121,11 @@ class Anchor {
   Endpoint net_rtp_addr_, net_rtcp_addr_;  // from SDP, replaced by the source once packets come
   bool net_rtcp_mux_ = false;
   bool net_latched_ = false, net_rtcp_latched_ = false;
+
+  // Transcoding (issue 4): set by an answer to an offer rtcgw made for transcoding.
+  bool transcode_offer_ = false;  // the open offer was made for transcoding
+  sdp::TranscodePlan plan_;
+  std::unique_ptr<codec::Transcoder> transcoder_;
 
   int64_t last_rx_ms_ = 0;
 };

@@ -22,8 +22,14 @@ Anchors::Anchors(const config::Config& cfg, Metrics& metrics)
   policy.allow_opus_to_network = cfg.media.opus_to_network;
   std::string advertised =
       cfg.media.advertised_address.empty() ? cfg.media.address : cfg.media.advertised_address;
+  codec::OpusParams opus;
+  opus.complexity = int(cfg.transcoding.opus.complexity);
+  opus.bitrate = int(cfg.transcoding.opus.bitrate);
+  opus.fec = cfg.transcoding.opus.fec;
+  opus.dtx = cfg.transcoding.opus.dtx;
   shared_.reset(new Shared{poller_, ports_, *dtls_, cert_->fingerprint_sha256(), advertised, policy,
-                           metrics_});
+                           metrics_, cfg.transcoding.browser_codecs, cfg.transcoding.network_codecs,
+                           opus});
   spdlog::info("media on {} ports {}-{}, DTLS fingerprint sha-256 {}", cfg.media.address,
                cfg.media.port_min, cfg.media.port_max, cert_->fingerprint_sha256());
   if (inactivity_ms_ > 0) {

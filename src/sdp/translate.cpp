@@ -333,4 +333,140 @@ Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
   return finish(w.text());
 }
 
+namespace {
+
+// The first audio line that is not rejected, or -1.
+int first_audio(const Session& s) {
+  for (size_t i = 0; i < s.media.size(); ++i)
+    if (s.media[i].type == "audio" && !s.media[i].rejected && s.media[i].is_rtp()) return int(i);
+  return -1;
+}
+
+unsigned long rate_of(const std::string& name) { return iequals(name, "opus") ? 48000 : 8000; }
+
+const Codec* find_codec(const std::vector<Codec>& cs, const std::string& name) {
+  for (const auto& c : cs)
+    if (iequals(c.encoding, name) && c.rate == rate_of(name)) return &c;
+  return nullptr;
+}
+
+const Codec* find_event(const std::vector<Codec>& cs, unsigned long rate) {
+  for (const auto& c : cs)
+    if (is_dtmf(c) && c.rate == rate) return &c;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string pick_browser_codec(std::string_view browser_offer,
+                               const std::vector<std::string>& browser_codecs,
+                               const std::vector<std::string>& network_codecs, bool& shared) {
+  shared = false;
+  std::string err;
+  auto s = detail::parse(browser_offer, err);
+  if (!s) return "";
+  int i = first_audio(*s);
+  if (i < 0) return "";
+  const auto& cs = s->media[size_t(i)].codecs;
+  for (const auto& n : network_codecs)
+    if (find_codec(cs, n) && std::any_of(browser_codecs.begin(), browser_codecs.end(),
+                                         [&](const std::string& b) { return iequals(b, n); }))
+      shared = true;
+  for (const auto& b : browser_codecs)
+    if (find_codec(cs, b)) return b;
+  return "";
+}
+
+Result to_network_offer_transcoding(std::string_view browser_offer, const NetworkLeg& leg,
+                                    const std::vector<std::string>& network_codecs) {
+  std::string err;
+  auto s = detail::parse(browser_offer, err);
+  if (!s) return fail("browser offer: " + err);
+  int audio = first_audio(*s);
+  if (audio < 0) return fail("browser offer has no audio line");
+  std::vector<Codec> cs;
+  for (const auto& n : network_codecs) {
+    if (iequals(n, "opus")) continue;  // opus on both legs needs no transcoding
+    Codec c;
+    c.pt = iequals(n, "PCMU") ? 0 : 8;
+    c.encoding = n;
+    c.rate = 8000;
+    cs.push_back(c);
+  }
+  if (cs.empty()) return fail("no G.711 codec in transcoding.network_codecs");
+  Codec te;
+  te.pt = 101;
+  te.encoding = "telephone-event";
+  te.rate = 8000;
+  te.fmtp = "0-15";
+  cs.push_back(te);
+  Media ptime;
+  ptime.attrs.push_back({"ptime", "20"});
+  Writer w;
+  w.session_head(leg.session_id, leg.session_version, leg.address);
+  for (size_t i = 0; i < s->media.size(); ++i) {
+    const Media& m = s->media[i];
+    if (int(i) != audio) {
+      w.m_line(m.type, 0, m.is_rtp() ? "RTP/AVP" : m.proto,
+               m.is_rtp() ? rtp_formats(m.formats) : m.formats);
+      continue;
+    }
+    network_audio(w, leg, "RTP/AVP", cs, ptime, m.mode, leg.rtcp_mux_offered);
+  }
+  return finish(w.text());
+}
+
+Result to_browser_answer_transcoding(std::string_view network_answer,
+                                     std::string_view browser_offer, const BrowserLeg& leg,
+                                     const std::vector<std::string>& browser_codecs,
+                                     TranscodePlan& plan) {
+  Parsed p = parse_pair(network_answer, browser_offer, "network answer", "browser offer");
+  if (!p.error.empty()) return fail(p.error);
+  const Session& ans = *p.a;
+  const Session& off = *p.b;
+  int audio = first_audio(off);
+  if (audio < 0 || ans.media[size_t(audio)].rejected)
+    return fail("the network rejected the audio line");
+  const Media& am = ans.media[size_t(audio)];
+  const Media& om = off.media[size_t(audio)];
+  const Codec* net = nullptr;
+  for (const auto& c : am.codecs)
+    if (is_g711(c)) {
+      net = &c;
+      break;
+    }
+  if (!net) return fail("network answer has no G.711 codec");
+  const Codec* br = nullptr;
+  for (const auto& b : browser_codecs)
+    if ((br = find_codec(om.codecs, b))) break;
+  if (!br) return fail("browser offer has none of transcoding.browser_codecs");
+  plan.network_codec = net->encoding;
+  plan.network_pt = net->pt;
+  const Codec* nte = find_event(am.codecs, 8000);
+  plan.network_event_pt = nte ? nte->pt : -1;
+  plan.browser_codec = br->encoding;
+  plan.browser_pt = br->pt;
+  const Codec* bte = find_event(om.codecs, br->rate);
+  plan.browser_event_pt = nte && bte ? bte->pt : -1;
+
+  // The answer the browser gets is what the network would have said had it taken the browser's
+  // codec: written as such an answer and translated the usual way.
+  Writer w;
+  w.session_head(1, 1, am.address.empty() ? std::string("0.0.0.0") : am.address);
+  for (size_t i = 0; i < off.media.size(); ++i) {
+    const Media& m = off.media[i];
+    if (int(i) != audio) {
+      w.m_line(m.type, 0, "RTP/AVP", rtp_formats(m.formats));
+      continue;
+    }
+    std::vector<Codec> cs{*br};
+    if (iequals(br->encoding, "opus")) cs.back().fmtp = "minptime=10;useinbandfec=1";
+    if (plan.browser_event_pt >= 0) cs.push_back(*bte);
+    w.m_line("audio", 9, "RTP/AVP", detail::pt_list(cs));
+    w.codecs(cs);
+    w.attr(detail::mode_name(am.mode));
+  }
+  return to_browser_answer(w.text(), browser_offer, leg);
+}
+
 }  // namespace rtcgw::sdp

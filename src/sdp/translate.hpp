@@ -82,4 +82,34 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg);
 Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
                          std::string_view network_offer);
 
+// Issue 4: transcoding when the browser's offer shares no codec with what the IMS takes.
+// Codec names as in a=rtpmap ("opus", "PCMU", "PCMA"), lists in preference order.
+struct TranscodePlan {
+  std::string browser_codec;  // what the browser leg carries
+  int browser_pt = -1;
+  int browser_event_pt = -1;  // telephone-event at the browser codec's clock, -1: none
+  std::string network_codec;  // what the network leg carries
+  int network_pt = -1;
+  int network_event_pt = -1;
+};
+
+// The codec the browser leg would carry: the first of `browser_codecs` the offer has; "" when
+// none. `shared`: whether the offer also has one of `network_codecs` allowed on both legs (then
+// no transcoding is needed).
+std::string pick_browser_codec(std::string_view browser_offer,
+                               const std::vector<std::string>& browser_codecs,
+                               const std::vector<std::string>& network_codecs, bool& shared);
+
+// Browser offer -> offer to the IMS listing `network_codecs` (G.711 with their static payload
+// types) and telephone-event/8000, for a call rtcgw transcodes.
+Result to_network_offer_transcoding(std::string_view browser_offer, const NetworkLeg& leg,
+                                    const std::vector<std::string>& network_codecs);
+
+// The IMS's answer to that -> the answer to the browser with its best codec of
+// `browser_codecs`, and what each leg carries.
+Result to_browser_answer_transcoding(std::string_view network_answer,
+                                     std::string_view browser_offer, const BrowserLeg& leg,
+                                     const std::vector<std::string>& browser_codecs,
+                                     TranscodePlan& plan);
+
 }  // namespace rtcgw::sdp

@@ -205,9 +205,10 @@ async function startKamailio(procs, { sipPort, echoPort, workDir }) {
 
 // rtcgw with a config written for this run; its HTTP serves the demo page from web/.
 // `media` may set portRange ([min, max]) and extra lines under `media:` (e.g.
-// ['inactivity_timeout: 20']); rtcgw refuses keys it does not know.
+// ['inactivity_timeout: 20']); rtcgw refuses keys it does not know. `extra`: more top-level YAML,
+// as text or as an object of sections (e.g. { transcoding: { browser_codecs: ['opus'] } }).
 async function startRtcgw(procs, {
-  bin, workDir, wsPort, sipPort, pcscfPort, metricsPort, media = {},
+  bin, workDir, wsPort, sipPort, pcscfPort, metricsPort, media = {}, extra = '',
 }) {
   const origin = `http://127.0.0.1:${wsPort}`;
   const config = [
@@ -227,6 +228,7 @@ async function startRtcgw(procs, {
     '  level: debug',
     'metrics:',
     `  listen: "http://127.0.0.1:${metricsPort}"`,
+    ...(typeof extra === 'string' ? extra.split('\n') : yamlLines(extra)),
     ''].join('\n');
   const configPath = path.join(workDir, 'rtcgw.yaml');
   fs.writeFileSync(configPath, config);
@@ -237,6 +239,21 @@ async function startRtcgw(procs, {
     return res.status === 200 && res.body.includes('rtcgw web phone');
   }, 15000, 200);
   return { rtcgw, origin, configPath };
+}
+
+// A plain object as block YAML (scalars and arrays of scalars as flow sequences, JSON-quoted).
+function yamlLines(obj, indent = '') {
+  const lines = [];
+  for (const [key, value] of Object.entries(obj)) {
+    if (Array.isArray(value)) {
+      lines.push(`${indent}${key}: [${value.map((v) => JSON.stringify(v)).join(', ')}]`);
+    } else if (value !== null && typeof value === 'object') {
+      lines.push(`${indent}${key}:`, ...yamlLines(value, `${indent}  `));
+    } else {
+      lines.push(`${indent}${key}: ${JSON.stringify(value)}`);
+    }
+  }
+  return lines;
 }
 
 // Debian's Chromium, spawned here (exact flags, a PID to stop), attached with playwright-core.

@@ -33,6 +33,12 @@ const MIN_PACKETS = 25;           // ~0.5 s of 20 ms packets
 let step = console.log;
 let assertAlive = () => {};  // throws when rtcgw has died (set in main)
 
+// For other tests reusing the helpers below (media_transcode.js): their log and liveness check.
+function configure(hooks) {
+  if (hooks.step) step = hooks.step;
+  if (hooks.assertAlive) assertAlive = hooks.assertAlive;
+}
+
 // --- the page ------------------------------------------------------------------------------------
 
 // The page's recent log, one line per event (the SDPs in full are in <out>/alice.console.log).
@@ -415,4 +421,9 @@ async function main() {
   process.exit(0);
 }
 
-main();
+module.exports = {
+  configure, callEntry, expectAnchored, expectMedia, expectReleased, mLine, mediaMetrics, pageLog,
+  sippExchange, stats, waitCallState, waitStats, MIN_PACKETS,
+};
+
+if (require.main === module) main();

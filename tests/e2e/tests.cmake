@@ -18,3 +18,10 @@ add_test(NAME e2e_browser_media_call
           --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/media_call
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_browser_media_call PROPERTIES TIMEOUT 240 LABELS e2e)
+
+add_test(NAME e2e_browser_media_transcode
+  COMMAND unshare --net sh -c "ip link set lo up && exec \"$@\"" e2e
+          node ${PROJECT_SOURCE_DIR}/tests/e2e/media_transcode.js
+          --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/media_transcode
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_browser_media_transcode PROPERTIES TIMEOUT 180 LABELS e2e)

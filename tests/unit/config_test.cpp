@@ -192,7 +192,7 @@ TEST(Config, PcscfMustBeSipUriWithHost) {
 }
 
 TEST(Config, UnknownKeysAreErrors) {
-  expect_one_error(kMinimal + "transcoding: {}\n", "t.yaml:6: transcoding: ", "unknown key");
+  expect_one_error(kMinimal + "codecs: {}\n", "t.yaml:6: codecs: ", "unknown key");
   expect_one_error(kMinimal + "  pcsf: x\n", "t.yaml:6: sip.pcsf: ", "unknown key");
   expect_one_error(
       kMinimal + "  ims: { strip_security_header: true }\n",
@@ -559,3 +559,48 @@ TEST(ConfigListenUrl, Parse) {
     EXPECT_FALSE(why.empty());
   }
 }
+
+namespace {
+
+TEST(Config, MediaAndTranscodingKeys) {
+  Config d = load_string(kMinimal, "t.yaml");
+  EXPECT_EQ(d.media.inactivity_timeout, 60u);
+  EXPECT_FALSE(d.media.opus_to_network);
+  EXPECT_TRUE(d.media.dtls.certificate.empty());
+  EXPECT_EQ(d.transcoding.browser_codecs, (std::vector<std::string>{"opus", "PCMU", "PCMA"}));
+  EXPECT_EQ(d.transcoding.network_codecs, (std::vector<std::string>{"PCMU", "PCMA"}));
+  EXPECT_EQ(d.transcoding.opus.complexity, 5u);
+
+  Config c = load_string(kMinimal +
+                             "media: { inactivity_timeout: 0, opus_to_network: true }\n"
+                             "transcoding:\n"
+                             "  browser_codecs: [ opus ]\n"
+                             "  network_codecs: [ pcma, PCMU ]\n"
+                             "  opus: { complexity: 10, bitrate: 24000, fec: false, dtx: true }\n",
+                         "t.yaml");
+  EXPECT_EQ(c.media.inactivity_timeout, 0u);
+  EXPECT_TRUE(c.media.opus_to_network);
+  EXPECT_EQ(c.transcoding.browser_codecs, (std::vector<std::string>{"opus"}));
+  EXPECT_EQ(c.transcoding.network_codecs, (std::vector<std::string>{"PCMA", "PCMU"}));
+  EXPECT_EQ(c.transcoding.opus.complexity, 10u);
+  EXPECT_EQ(c.transcoding.opus.bitrate, 24000u);
+  EXPECT_FALSE(c.transcoding.opus.fec);
+  EXPECT_TRUE(c.transcoding.opus.dtx);
+}
+
+TEST(Config, BadMediaAndTranscodingValues) {
+  expect_one_error(kMinimal + "transcoding: { browser_codecs: [ G729 ] }\n",
+                   "t.yaml:6: transcoding.browser_codecs[0]: ", "unknown codec \"G729\"");
+  expect_one_error(kMinimal + "transcoding: { network_codecs: [ PCMU, pcmu ] }\n",
+                   "t.yaml:6: transcoding.network_codecs[1]: ", "listed twice");
+  expect_one_error(kMinimal + "transcoding: { network_codecs: [] }\n",
+                   "t.yaml:6: transcoding.network_codecs: ", "at least one codec");
+  expect_one_error(kMinimal + "transcoding: { opus: { complexity: 11 } }\n",
+                   "t.yaml:6: transcoding.opus.complexity: ", "0..10");
+  expect_one_error(kMinimal + "media: { inactivity_timeout: -1 }\n",
+                   "t.yaml:6: media.inactivity_timeout: ", "");
+  expect_one_error(kMinimal + "media: { dtls: { certificate: /etc/hostname } }\n",
+                   "t.yaml:6: media.dtls.private_key: ", "required with the other key");
+}
+
+}  // namespace

@@ -7,11 +7,13 @@
 #include <stun/stunagent.h>
 #include <stun/usages/ice.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "codec/opus.hpp"
 #include "media/anchors.hpp"
 #include "media/demux.hpp"
 #include "rtcgw/metrics.hpp"
@@ -520,6 +522,68 @@ TEST_F(AnchorTest, PortRangeExhaustedGives503) {
   EXPECT_NE(err.find("no free media port"), std::string::npos);
   anchors->release("a", "test");
   EXPECT_NE(anchors->create("c", 1, err), nullptr) << err;
+}
+
+// Issue 4: a browser offering only opus calls a G.711 core: rtcgw offers the IMS its
+// network_codecs and transcodes; each leg sees its own codec and payload type.
+TEST_F(AnchorTest, OpusOnlyBrowserIsTranscodedToPcmu) {
+  make();
+  std::string err;
+  Anchor* a = anchors->create("call-opus", 7, err);
+  ASSERT_NE(a, nullptr) << err;
+  std::string offer_sdp = browser_offer();
+  offer_sdp = replace_line(offer_sdp, "m=audio", "m=audio 9 UDP/TLS/RTP/SAVPF 111 110");
+  sdp::Result offer = a->browser_sdp(offer_sdp, false);
+  ASSERT_TRUE(offer.ok) << offer.error;
+  sdp::NetworkMedia net = sdp::describe_network(offer.sdp);
+  ASSERT_TRUE(net.ok) << net.error;
+  EXPECT_EQ(net.payload_types, (std::vector<int>{0, 8, 101})) << offer.sdp;
+  far.gw_rtp = Endpoint::from("127.0.0.1", net.rtp_port);
+  std::string answer_sdp =
+      "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+      "m=audio " +
+      std::to_string(far.rtp.port()) +
+      " RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+      "a=sendrecv\r\n";
+  sdp::Result answer = a->network_sdp(answer_sdp, false);
+  ASSERT_TRUE(answer.ok) << answer.error;
+  EXPECT_NE(answer.sdp.find("UDP/TLS/RTP/SAVPF 111"), std::string::npos) << answer.sdp;
+  EXPECT_NE(answer.sdp.find("a=rtpmap:111 opus/48000/2"), std::string::npos) << answer.sdp;
+  connect(answer.sdp, DtlsRole::kClient);
+
+  // Browser -> network: opus (PT 111, 48 kHz clock) in, PCMU (PT 0, 160 bytes) out.
+  codec::OpusParams params;
+  auto enc = codec::OpusEnc::make(48000, params, err);
+  ASSERT_TRUE(enc) << err;
+  std::vector<int16_t> pcm(960);
+  for (size_t i = 0; i < pcm.size(); ++i)
+    pcm[i] = int16_t(8000 * std::sin(2 * 3.14159265358979 * 1000 * double(i) / 48000.0));
+  for (uint16_t seq = 1; seq <= 3; ++seq) {
+    uint8_t payload[400];
+    int n = enc->encode(pcm.data(), 960, payload, sizeof payload);
+    ASSERT_GT(n, 0);
+    Bytes rtp = rtp_packet(seq, 111);
+    rtp.resize(12);
+    uint32_t ts = seq * 960u;
+    for (int i = 0; i < 4; ++i) rtp[4 + i] = uint8_t(ts >> (24 - 8 * i));
+    rtp.insert(rtp.end(), payload, payload + n);
+    ASSERT_TRUE(browser.send_rtp(rtp));
+  }
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= 3; }))
+      << "no transcoded RTP at the network";
+  EXPECT_EQ(far.got_rtp.back()[1] & 0x7f, 0) << "PCMU payload type";
+  EXPECT_EQ(far.got_rtp.back().size(), 12u + 160u);
+
+  // Network -> browser: PCMU in, opus with the browser's payload type out.
+  size_t before = browser.media.size();
+  for (uint16_t seq = 1; seq <= 3; ++seq) {
+    Bytes back = rtp_packet(seq, 0, 0xCAFEBABE);
+    ASSERT_TRUE(far.rtp.send(back.data(), back.size(), far.gw_rtp));
+  }
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return browser.media.size() >= before + 3; }))
+      << "no transcoded RTP at the browser";
+  EXPECT_EQ(browser.media.back()[1] & 0x7f, 111);
+  EXPECT_LT(browser.media.back().size(), 12u + 160u) << "opus, not G.711";
 }
 
 }  // namespace
