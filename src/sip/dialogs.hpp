@@ -34,6 +34,12 @@ class Dialogs {
     for (auto it = map_.begin(); it != map_.end();)
       it = it->second.conn == conn ? map_.erase(it) : ++it;
   }
+  std::vector<std::string> of_connection(uint64_t conn) const {
+    std::vector<std::string> ids;
+    for (const auto& [id, d] : map_)
+      if (d.conn == conn) ids.push_back(id);
+    return ids;
+  }
   size_t size() const { return map_.size(); }
 
  private:

@@ -155,12 +155,15 @@ int Proxy::on_own_response(Magic* m, nta_outgoing_t* orq, sip_t const* sip) {
 }
 
 void Proxy::end_dialog(const std::string& call_id) {
+  end_dialog(call_id, "RELEASE_CAUSE;cause=3;text=\"Media bearer or QoS lost\"", true);
+}
+
+void Proxy::end_dialog(const std::string& call_id, const char* kReason, bool to_browser) {
   Dialog* d = dialogs_.find(call_id);
   if (!d) {
     spdlog::warn("media {}: no established dialog to end", call_id);
     return;
   }
-  static constexpr const char* kReason = "RELEASE_CAUSE;cause=3;text=\"Media bearer or QoS lost\"";
   std::string route;
   for (const std::string& r : d->core_route) route += (route.empty() ? "" : ", ") + r;
   std::string cseq = std::to_string(d->browser_cseq + 1) + " BYE";
@@ -174,7 +177,7 @@ void Proxy::end_dialog(const std::string& call_id) {
   if (!orq) spdlog::warn("media {}: cannot send BYE to the core", call_id);
   (metrics_.sip_request)("to_core", "BYE");
 
-  auto c = conns_.find(d->conn);
+  auto c = to_browser ? conns_.find(d->conn) : conns_.end();
   if (c != conns_.end()) {
     std::string branch = "z9hG4bK" + random_token(22);
     std::string text =
@@ -186,7 +189,7 @@ void Proxy::end_dialog(const std::string& call_id) {
     send_browser(d->conn, text);
     (metrics_.sip_request)("to_browser", "BYE");
   }
-  spdlog::info("call {} ended by rtcgw: media bearer lost", call_id);
+  spdlog::info("call {} ended by rtcgw: {}", call_id, kReason);
   dialogs_.erase(call_id);
 }
 

@@ -154,6 +154,10 @@ void Proxy::on_ws_close(ws::ConnId id) {
     auto t = clients_.find(orq);
     if (key.first == id && t != clients_.end() && t->second.status < 200) nta_outgoing_cancel(orq);
   }
+  // Its established calls cannot go on: the core gets a BYE for each (RFC 5626's 430 Flow
+  // Failed as the reason), rather than keeping them up until a session timer notices.
+  for (const std::string& call_id : dialogs_.of_connection(id))
+    end_dialog(call_id, "SIP;cause=430;text=\"Flow Failed\"", false);
   if (media_) media_->release_connection(id);
   dialogs_.erase_connection(id);
   regs_.remove_connection(id);

@@ -77,6 +77,9 @@ class Proxy final : public ws::Handler {
   // Ends an established dialog from the middle (media inactivity): BYE to the core and to the
   // browser, each with Reason RELEASE_CAUSE 3 "Media bearer or QoS lost" (TS 24.229 7.2A.18).
   void end_dialog(const std::string& call_id);
+  // Ends it with `reason` (a Reason header value): BYE to the core, and to the browser when
+  // `to_browser`.
+  void end_dialog(const std::string& call_id, const char* reason, bool to_browser);
 
  private:
   struct Connection {

@@ -643,6 +643,11 @@ test('failed, cancelled and orphaned calls release their ports', { timeout: 9000
     other.terminate();
     await other.closed;
     await expectGauges(rt, { sessions: 0, ports: 0 }, 'after the WebSocket closed mid-call');
+    // The call cannot go on without its flow: rtcgw ends it towards the core.
+    const flowBye = await core.waitFor((e) => e.msg && e.msg.method === 'BYE' && e.msg.callId === live.callId,
+      5000, 'a BYE at the core after the WebSocket closed');
+    assert.match(flowBye.msg.get('reason') || '', /^SIP;cause=430;text="Flow Failed"$/);
+    assert.equal(sip.paramOf(flowBye.msg.get('to'), 'tag'), sip.paramOf(ok.get('to'), 'tag'));
     await F.assertCleanStop(rt);
   }));
 
