@@ -6,7 +6,14 @@
 
 #include <cstring>
 
+#include "rtcgw/log.hpp"
+
 namespace rtcgw::media {
+namespace {
+
+constexpr int kSocketBuffer = 1 << 20;
+
+}  // namespace
 
 bool Endpoint::operator==(const Endpoint& o) const {
   if (len == 0 || o.len == 0 || addr.ss_family != o.addr.ss_family) return false;
@@ -61,6 +68,13 @@ bool UdpSocket::bind(const std::string& ip, uint16_t port) {
   }
   int fd = socket(local.addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
+  // Room for bursts: a loop busy with signalling for a few ms must not lose media to a full
+  // receive queue (the default ~200 KiB fills at a few hundred calls). Best effort: the kernel
+  // caps it at net.core.rmem_max, and a smaller buffer still works.
+  int bytes = kSocketBuffer;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) != 0)
+    spdlog::debug("media socket buffers left at their defaults: {}", strerror(errno));
   if (::bind(fd, local.sa(), local.len) != 0) {
     int e = errno;
     ::close(fd);
