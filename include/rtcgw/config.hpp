@@ -81,6 +81,12 @@ struct Transcoding {
   OpusParams opus;
 };
 
+struct Dtmf {
+  // SIP INFO DTMF (application/dtmf-relay, application/dtmf) from browsers on transcoded calls
+  // becomes RFC 4733 events towards the IMS, answered 200 by rtcgw; otherwise INFO passes.
+  bool info_to_rfc4733 = true;
+};
+
 struct Log {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
 };
@@ -96,6 +102,7 @@ struct Config {
   Sip sip;
   Media media;
   Transcoding transcoding;
+  Dtmf dtmf;
   Log log;
   Metrics metrics;
 };

@@ -112,7 +112,7 @@ Config load(std::string_view yaml, const std::string& name) {
   YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
   if (!root.IsMap()) {
     ck.error(node_line(root, 1), "",
-             "expected a mapping with the sections websocket, sip, media, transcoding, log, metrics; got " +
+             "expected a mapping with the sections websocket, sip, media, transcoding, dtmf, log, metrics; got " +
                  describe(root));
     throw Error(ck.errors());
   }

@@ -205,6 +205,13 @@ const Table<Transcoding>& transcoding_table() {
   return t;
 }
 
+const Table<Dtmf>& dtmf_table() {
+  static const Table<Dtmf> t = {
+      flag("info_to_rfc4733", &Dtmf::info_to_rfc4733),
+  };
+  return t;
+}
+
 const Table<Log>& log_table() {
   static const Table<Log> t = {
       text("level", &Log::level, check_level),
@@ -227,6 +234,7 @@ const Table<Config>& root_table() {
       section("sip", &Config::sip, sip_table),
       section("media", &Config::media, media_table),
       section("transcoding", &Config::transcoding, transcoding_table),
+      section("dtmf", &Config::dtmf, dtmf_table),
       section("log", &Config::log, log_table),
       section("metrics", &Config::metrics, metrics_table),
   };

@@ -31,6 +31,12 @@ log::RateLimit g_drop_log{20};
 
 bool detail_iequals(const std::string& a, const char* b) { return strcasecmp(a.c_str(), b) == 0; }
 
+codec::Codec codec_of_name(const std::string& name) {
+  return detail_iequals(name, "opus")   ? codec::Codec::kOpus
+         : detail_iequals(name, "PCMA") ? codec::Codec::kPcma
+                                        : codec::Codec::kPcmu;
+}
+
 }  // namespace
 
 Anchor::Anchor(Shared& shared, std::string call_id)
@@ -164,11 +170,7 @@ sdp::Result Anchor::network_sdp(std::string_view body, bool provisional) {
 }
 
 bool Anchor::start_transcoding(const sdp::TranscodePlan& plan, std::string& error) {
-  auto codec_of = [](const std::string& name) {
-    return detail_iequals(name, "opus")   ? codec::Codec::kOpus
-           : detail_iequals(name, "PCMA") ? codec::Codec::kPcma
-                                          : codec::Codec::kPcmu;
-  };
+  auto codec_of = codec_of_name;
   bool same = transcoder_ && plan.browser_codec == plan_.browser_codec &&
               plan.browser_pt == plan_.browser_pt && plan.network_codec == plan_.network_codec &&
               plan.network_pt == plan_.network_pt &&
@@ -187,6 +189,51 @@ bool Anchor::start_transcoding(const sdp::TranscodePlan& plan, std::string& erro
   spdlog::info("media {}: transcoding {}/{} (browser) <-> {}/{} (network)", call_id_,
                plan.browser_codec, plan.browser_pt, plan.network_codec, plan.network_pt);
   return true;
+}
+
+bool Anchor::send_dtmf(uint8_t event, int duration_ms) {
+  if (!transcoder_ || plan_.network_event_pt < 0 || !net_rtp_addr_.valid()) return false;
+  if (event > 15 || duration_ms < 1 || duration_ms > 60000) return false;
+  if (dtmf_timer_.active()) {
+    if (dtmf_waiting_.size() >= 32) return false;
+    dtmf_waiting_.emplace_back(event, duration_ms);
+    return true;
+  }
+  dtmf_start(event, duration_ms);
+  return true;
+}
+
+void Anchor::dtmf_start(uint8_t event, int duration_ms) {
+  codec::EventSender sender(codec::rtp_clock(codec_of_name(plan_.network_codec)),
+                            uint8_t(plan_.network_event_pt), 50);
+  dtmf_packets_.resize(sender.count(duration_ms));
+  size_t n = sender.sequence(event, duration_ms, transcoder_->next_timestamp(codec::Leg::kNetwork),
+                             10, dtmf_packets_.data(), dtmf_packets_.size());
+  dtmf_packets_.resize(n);
+  dtmf_next_ = 0;
+  dtmf_started_ms_ = now_ms();
+  dtmf_tick();
+  if (dtmf_next_ < dtmf_packets_.size()) dtmf_timer_.every(10, [this] { dtmf_tick(); });
+}
+
+void Anchor::dtmf_tick() {
+  int64_t elapsed = now_ms() - dtmf_started_ms_;
+  while (dtmf_next_ < dtmf_packets_.size() && dtmf_packets_[dtmf_next_].at_ms <= elapsed) {
+    size_t len = 0;
+    if (transcoder_ &&
+        transcoder_->write_event(codec::Leg::kNetwork, dtmf_packets_[dtmf_next_], g_transcoded,
+                                 sizeof g_transcoded, len) &&
+        net_rtp_.send(g_transcoded, len, net_rtp_addr_))
+      sh_.metrics.media_packet_out(false);
+    ++dtmf_next_;
+  }
+  if (dtmf_next_ < dtmf_packets_.size()) return;
+  dtmf_timer_.cancel();  // safe inside its own callback: Timer::fire works on copies
+  if (!dtmf_waiting_.empty() && transcoder_) {
+    auto [event, ms] = dtmf_waiting_.front();
+    dtmf_waiting_.erase(dtmf_waiting_.begin());
+    dtmf_start(event, ms);
+  }
 }
 
 void Anchor::final_response(bool success) {

@@ -17,8 +17,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "codec/transcoder.hpp"
+#include "loop/timer.hpp"
 #include "media/dtls.hpp"
 #include "media/ice_lite.hpp"
 #include "media/poller.hpp"
@@ -69,6 +72,12 @@ class Anchor {
   // An offer and its answer have completed at least once.
   bool established() const { return established_; }
   bool offer_pending() const { return pending_ != Pending::kNone; }
+
+  // DTMF that came by SIP INFO, on a transcoded call whose IMS leg took telephone-event: sent
+  // as RFC 4733 events (one report every 50 ms, three end packets) in rtcgw's stream towards
+  // the IMS. Digits asked for while one plays follow it. False when this call cannot.
+  bool send_dtmf(uint8_t event, int duration_ms);
+  bool transcoding() const { return transcoder_ != nullptr; }
 
   // Milliseconds (monotonic) of the last packet received on either leg; the creation time
   // before any.
@@ -126,6 +135,15 @@ class Anchor {
   bool transcode_offer_ = false;  // the open offer was made for transcoding
   sdp::TranscodePlan plan_;
   std::unique_ptr<codec::Transcoder> transcoder_;
+
+  // DTMF by INFO: the packets of the digit playing, and the digits waiting.
+  void dtmf_tick();
+  void dtmf_start(uint8_t event, int duration_ms);
+  std::vector<codec::EventPacket> dtmf_packets_;
+  size_t dtmf_next_ = 0;
+  int64_t dtmf_started_ms_ = 0;
+  std::vector<std::pair<uint8_t, int>> dtmf_waiting_;
+  loop::Timer dtmf_timer_;
 
   int64_t last_rx_ms_ = 0;
 };

@@ -49,6 +49,13 @@ void Proxy::browser_request(Connection& c, Parsed p) {
     return reply_browser(c.peer.id, sip, 420, "Bad Extension", "Unsupported: " + tags + "\r\n");
   }
 
+  if (method == sip_method_info) {
+    if (int status = media_info(sip))
+      return reply_browser(c.peer.id, sip, status,
+                           status == 200   ? "OK"
+                           : status == 415 ? "Unsupported Media Type"
+                                           : "Bad Request");
+  }
   if (int status = media_request(true, c.peer.id, msg, sip)) {
     return reply_browser(c.peer.id, sip, status,
                          status == 488   ? "Not Acceptable Here"
@@ -214,13 +221,13 @@ void Proxy::learn_registration(ws::ConnId conn, msg_t* request, sip_t const* res
   if (!req || !req->sip_to) return;
   std::vector<std::string> mine;
   for (sip_contact_t const* m = req->sip_contact; m; m = m->m_next)
-    if (m->m_url && m->m_url->url_host) mine.push_back(contact_key_of(m->m_url));
+    if (m->m_url->url_host) mine.push_back(contact_key_of(m->m_url));
   Registration reg;
   reg.conn = conn;
   reg.aor = aor_of(req->sip_to->a_url);
   unsigned expires = 0;
   for (sip_contact_t const* m = response->sip_contact; m; m = m->m_next) {
-    if (!m->m_url || !m->m_url->url_host) continue;
+    if (!m->m_url->url_host) continue;
     std::string key = contact_key_of(m->m_url);
     if (std::find(mine.begin(), mine.end(), key) == mine.end()) continue;
     unsigned e = m->m_expires            ? static_cast<unsigned>(strtoul(m->m_expires, nullptr, 10))

@@ -1,8 +1,11 @@
 // Where the proxy meets the media anchor: every SDP body rtcgw relays is handed to the dialog's
 // anchor (made on the first offer), and the result replaces the body. An offer rtcgw cannot use
 // is answered 488 towards its sender; dialogs that end release their anchor.
+#include <strings.h>
+
 #include <algorithm>
 
+#include "codec/dtmf.hpp"
 #include "media/anchors.hpp"
 #include "rtcgw/metrics.hpp"
 #include "sip/body.hpp"
@@ -60,6 +63,29 @@ int Proxy::media_request(bool from_browser, ws::ConnId conn, msg_t* msg, sip_t* 
   }
   if (!set_body(msg, sip, r.sdp)) return 500;
   return 0;
+}
+
+int Proxy::media_info(sip_t const* sip) {
+  if (!media_ || !cfg_.dtmf.info_to_rfc4733 || !sip->sip_content_type || !sip->sip_payload)
+    return 0;
+  const char* type = sip->sip_content_type->c_type;
+  if (!type || (strcasecmp(type, "application/dtmf-relay") != 0 &&
+                strcasecmp(type, "application/dtmf") != 0))
+    return 0;  // other INFO packages are end to end
+  media::Anchor* a = media_->find(call_id_of(sip));
+  if (!a || !a->transcoding()) return 0;  // relayed media: the INFO goes on to the core
+  std::string error;
+  codec::InfoError kind = codec::InfoError::kNone;
+  auto digit = codec::parse_dtmf_info(
+      type, std::string_view(sip->sip_payload->pl_data, sip->sip_payload->pl_len), error, &kind);
+  if (!digit) {
+    metrics_.bad_message("ws", "dtmf_info");
+    if (bad_log_.allow()) spdlog::info("INFO DTMF refused: {}", error);
+    return codec::info_error_status(kind);
+  }
+  if (digit->event > 15 || !a->send_dtmf(digit->event, digit->duration_ms)) return 0;
+  spdlog::debug("media {}: INFO digit {} sent as RFC 4733 events", call_id_of(sip), digit->digit);
+  return 200;
 }
 
 void Proxy::media_response(bool from_browser, ws::ConnId conn, const std::string& call_id,

@@ -142,6 +142,9 @@ class Proxy final : public ws::Handler {
   void media_response(bool from_browser, ws::ConnId conn, const std::string& call_id,
                       sip_method_t method, int status, msg_t* msg, sip_t* sip);
   void media_release(const std::string& call_id, std::string_view why);
+  // INFO DTMF on a transcoded call: 200 when it became RFC 4733 events, 400/415 for a body
+  // that does not parse, 0 when the INFO is to be forwarded.
+  int media_info(sip_t const* sip);
   void learn_dialog_from_core(const ClientTxn& t, msg_t* request, sip_t const* response);
   void learn_dialog_from_browser(const ServerTxn& t, ws::ConnId conn, sip_t const* response);
   void note_cseq(bool from_browser, sip_t const* sip);

@@ -351,10 +351,10 @@ function browserAnswers(client, { body = () => chromeAnswer(), toTag = sip.newTa
   return toTag;
 }
 
-async function startCoreAndRtcgw(env, { media = {}, sdp } = {}) {
+async function startCoreAndRtcgw(env, { media = {}, sdp, extra = '' } = {}) {
   const range = await mediaRange(20);
   const core = await env.startFakeCore({ answer: coreAnswers({ sdp }) });
-  const rt = await env.startRtcgw({ pcscfPort: core.port, media: { port_range: range, ...media } });
+  const rt = await env.startRtcgw({ pcscfPort: core.port, media: { port_range: range, ...media }, extra });
   return { range, core, rt };
 }
 
@@ -810,5 +810,56 @@ test('no media on an answered call from the core: BYE to both sides with the dia
     assert.ok(!core.received.some((e) => e.msg && !e.msg.isRequest && e.msg.cseqMethod === 'BYE'),
       'the browser\'s 200 to rtcgw\'s BYE reached the core');
     await expectGauges(rt, { sessions: 0, ports: 0 }, 'after the inactivity BYEs');
+    await F.assertCleanStop(rt);
+  }));
+
+test('INFO DTMF on a transcoded call becomes RFC 4733 events towards the core, answered 200 by rtcgw', { timeout: 90000 }, () =>
+  Env.run('media-info-dtmf', async (env) => {
+    const dgram = require('node:dgram');
+    const far = dgram.createSocket('udp4');
+    const got = [];
+    far.on('message', (b) => got.push(b));
+    await new Promise((resolve) => far.bind(0, '127.0.0.1', resolve));
+    env.onCleanup(() => far.close());
+    const { core, rt } = await startCoreAndRtcgw(env, {
+      sdp: { port: far.address().port },
+      extra: 'transcoding:\n  browser_codecs: [ opus ]\n  network_codecs: [ PCMU ]\n',
+    });
+    const { client } = await registeredBrowser(env, rt);
+    const call = client.invite('sip:bob@example.com');
+    const ok = await client.waitResponse(call.callId, 'INVITE', (m) => m.status === 200, 5000);
+    const answer = parseSdp(ok.body);
+    assert.deepEqual(answer.media[0].fmts.filter((f) => f !== '110'), ['111'], `the browser leg is not opus only:\n${ok.body}`);
+    client.dialogFrom2xx(call, ok);
+    client.inDialog(call, 'ACK');
+    const offer = core.received.find((e) => e.msg && e.msg.method === 'INVITE' && e.msg.callId === call.callId);
+    assert.deepEqual(parseSdp(offer.msg.body).media[0].fmts, ['0', '101'], 'the core was not offered PCMU + telephone-event');
+
+    // JsSIP's INFO: answered 200 by rtcgw, not forwarded, digit 5 as events with PT 101.
+    client.inDialog(call, 'INFO', { extra: ['Content-Type: application/dtmf-relay'], body: 'Signal=5\r\nDuration=100\r\n' });
+    const infoOk = await client.waitResponse(call.callId, 'INFO', (m) => m.status >= 200, 5000);
+    assert.equal(infoOk.status, 200);
+    const events = () => got.filter((b) => b.length === 16 && (b[1] & 0x7f) === 101);
+    const deadline = Date.now() + 5000;
+    while (events().filter((b) => b[13] & 0x80).length < 3 && Date.now() < deadline) await sleep(50);
+    const ev = events();
+    assert.ok(ev.length >= 4, `only ${ev.length} telephone-event packets at the far end`);
+    assert.ok(ev.every((b) => b[12] === 5), 'an event other than 5');
+    assert.equal(ev[0][1] & 0x80, 0x80, 'the first report has no marker bit');
+    const ends = ev.filter((b) => b[13] & 0x80);
+    assert.equal(ends.length, 3, 'not three end packets');
+    assert.ok(ends.every((b) => b.readUInt16BE(14) === 800), 'end duration is not 100 ms at 8 kHz');
+
+    // A body that does not parse: 400; another INFO package passes to the core.
+    client.inDialog(call, 'INFO', { extra: ['Content-Type: application/dtmf-relay'], body: 'Signal=Z\r\n' });
+    const bad = await client.waitResponse(call.callId, 'INFO', (m) => m.status >= 400, 5000);
+    assert.equal(bad.status, 400);
+    assert.equal(core.received.filter((e) => e.msg && e.msg.method === 'INFO').length, 0, 'a DTMF INFO reached the core');
+    client.inDialog(call, 'INFO', { extra: ['Content-Type: application/x-other'], body: 'hello' });
+    await core.waitFor((e) => e.msg && e.msg.method === 'INFO' && e.msg.callId === call.callId, 5000, 'the other INFO at the core');
+
+    client.inDialog(call, 'BYE');
+    await client.waitResponse(call.callId, 'BYE', (m) => m.status >= 200, 5000);
+    await expectGauges(rt, { sessions: 0, ports: 0 }, 'after BYE');
     await F.assertCleanStop(rt);
   }));

@@ -570,13 +570,15 @@ TEST(Config, MediaAndTranscodingKeys) {
   EXPECT_EQ(d.transcoding.browser_codecs, (std::vector<std::string>{"opus", "PCMU", "PCMA"}));
   EXPECT_EQ(d.transcoding.network_codecs, (std::vector<std::string>{"PCMU", "PCMA"}));
   EXPECT_EQ(d.transcoding.opus.complexity, 5u);
+  EXPECT_TRUE(d.dtmf.info_to_rfc4733);
 
   Config c = load_string(kMinimal +
                              "media: { inactivity_timeout: 0, opus_to_network: true }\n"
                              "transcoding:\n"
                              "  browser_codecs: [ opus ]\n"
                              "  network_codecs: [ pcma, PCMU ]\n"
-                             "  opus: { complexity: 10, bitrate: 24000, fec: false, dtx: true }\n",
+                             "  opus: { complexity: 10, bitrate: 24000, fec: false, dtx: true }\n"
+                             "dtmf: { info_to_rfc4733: false }\n",
                          "t.yaml");
   EXPECT_EQ(c.media.inactivity_timeout, 0u);
   EXPECT_TRUE(c.media.opus_to_network);
@@ -586,6 +588,7 @@ TEST(Config, MediaAndTranscodingKeys) {
   EXPECT_EQ(c.transcoding.opus.bitrate, 24000u);
   EXPECT_FALSE(c.transcoding.opus.fec);
   EXPECT_TRUE(c.transcoding.opus.dtx);
+  EXPECT_FALSE(c.dtmf.info_to_rfc4733);
 }
 
 TEST(Config, BadMediaAndTranscodingValues) {
@@ -597,6 +600,8 @@ TEST(Config, BadMediaAndTranscodingValues) {
                    "t.yaml:6: transcoding.network_codecs: ", "at least one codec");
   expect_one_error(kMinimal + "transcoding: { opus: { complexity: 11 } }\n",
                    "t.yaml:6: transcoding.opus.complexity: ", "0..10");
+  expect_one_error(kMinimal + "dtmf: { info_to_rfc4733: maybe }\n",
+                   "t.yaml:6: dtmf.info_to_rfc4733: ", "");
   expect_one_error(kMinimal + "media: { inactivity_timeout: -1 }\n",
                    "t.yaml:6: media.inactivity_timeout: ", "");
   expect_one_error(kMinimal + "media: { dtls: { certificate: /etc/hostname } }\n",

@@ -584,6 +584,34 @@ TEST_F(AnchorTest, OpusOnlyBrowserIsTranscodedToPcmu) {
       << "no transcoded RTP at the browser";
   EXPECT_EQ(browser.media.back()[1] & 0x7f, 111);
   EXPECT_LT(browser.media.back().size(), 12u + 160u) << "opus, not G.711";
+
+  // A digit that came by SIP INFO goes to the IMS as RFC 4733 events on its telephone-event
+  // payload type, in rtcgw's own stream: reports, then three end packets.
+  EXPECT_TRUE(a->transcoding());
+  far.got_rtp.clear();
+  ASSERT_TRUE(a->send_dtmf(5, 100));
+  ASSERT_TRUE(a->send_dtmf(11, 60));  // '#', queued behind the 5
+  auto ends = [&](uint8_t event) {
+    int n = 0;
+    for (const Bytes& p : far.got_rtp)
+      if (p.size() == 16 && (p[1] & 0x7f) == 101 && p[12] == event && (p[13] & 0x80)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return ends(5) == 3 && ends(11) == 3; }))
+      << "no complete RFC 4733 sequences at the network";
+  const Bytes& first = far.got_rtp.front();
+  EXPECT_EQ(first[1], 0x80 | 101) << "the first report carries the marker bit";
+  EXPECT_EQ(first[12], 5);
+  uint32_t ssrc_events =
+      uint32_t(first[8]) << 24 | uint32_t(first[9]) << 16 | uint32_t(first[10]) << 8 | first[11];
+  const Bytes& audio = far.got_rtp.size() > 0 ? far.got_rtp.back() : first;
+  uint32_t ssrc_last =
+      uint32_t(audio[8]) << 24 | uint32_t(audio[9]) << 16 | uint32_t(audio[10]) << 8 | audio[11];
+  EXPECT_EQ(ssrc_events, ssrc_last) << "events go in rtcgw's one stream towards the IMS";
+  // The end packets of the 5 say 100 ms at 8000 Hz.
+  for (const Bytes& p : far.got_rtp)
+    if (p[12] == 5 && (p[13] & 0x80)) EXPECT_EQ((p[14] << 8) | p[15], 800);
+  EXPECT_FALSE(a->send_dtmf(5, 0)) << "an impossible duration is refused";
 }
 
 }  // namespace

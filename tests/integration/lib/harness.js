@@ -262,7 +262,8 @@ class Env {
 
   // Starts rtcgw with a generated config. `pcscfPort`: where requests from browsers go.
   // `media`: media.* keys to set or override, e.g. { inactivity_timeout: 2, port_range: [40000, 40019] }.
-  async startRtcgw({ pcscfPort, extraSip = '', wsMax = 65535, logLevel = 'debug', sipTransport = 'udp', media = {} } = {}) {
+  // `extra`: more top-level YAML appended as is (e.g. a transcoding: section).
+  async startRtcgw({ pcscfPort, extraSip = '', wsMax = 65535, logLevel = 'debug', sipTransport = 'udp', media = {}, extra = '' } = {}) {
     const wsPort = await freePort();
     const sipPort = await freePort();
     const metricsPort = await freePort();
@@ -284,7 +285,7 @@ class Env {
       'metrics:',
       `  listen: "http://127.0.0.1:${metricsPort}"`,
       '',
-    ].filter((l) => l !== '').join('\n') + '\n';
+    ].filter((l) => l !== '').join('\n') + '\n' + extra;
     const cfgPath = path.join(this.dir, 'rtcgw.yaml');
     fs.writeFileSync(cfgPath, cfg);
     const proc = this.spawn('rtcgw', rtcgwBin(), ['--config', cfgPath], {
