@@ -29,12 +29,10 @@ uint64_t random_session_id() {
 
 log::RateLimit g_drop_log{20};
 
-bool detail_iequals(const std::string& a, const char* b) { return strcasecmp(a.c_str(), b) == 0; }
-
 codec::Codec codec_of_name(const std::string& name) {
-  return detail_iequals(name, "opus")   ? codec::Codec::kOpus
-         : detail_iequals(name, "PCMA") ? codec::Codec::kPcma
-                                        : codec::Codec::kPcmu;
+  return strcasecmp(name.c_str(), "opus") == 0   ? codec::Codec::kOpus
+         : strcasecmp(name.c_str(), "PCMA") == 0 ? codec::Codec::kPcma
+                                                 : codec::Codec::kPcmu;
 }
 
 }  // namespace
@@ -170,7 +168,6 @@ sdp::Result Anchor::network_sdp(std::string_view body, bool provisional) {
 }
 
 bool Anchor::start_transcoding(const sdp::TranscodePlan& plan, std::string& error) {
-  auto codec_of = codec_of_name;
   bool same = transcoder_ && plan.browser_codec == plan_.browser_codec &&
               plan.browser_pt == plan_.browser_pt && plan.network_codec == plan_.network_codec &&
               plan.network_pt == plan_.network_pt &&
@@ -178,8 +175,10 @@ bool Anchor::start_transcoding(const sdp::TranscodePlan& plan, std::string& erro
               plan.network_event_pt == plan_.network_event_pt;
   if (same) return true;  // a re-offer with the same codecs keeps the running transcoder
   codec::TranscoderConfig cfg;
-  cfg.browser = {codec_of(plan.browser_codec), uint8_t(plan.browser_pt), plan.browser_event_pt};
-  cfg.network = {codec_of(plan.network_codec), uint8_t(plan.network_pt), plan.network_event_pt};
+  cfg.browser = {codec_of_name(plan.browser_codec), uint8_t(plan.browser_pt),
+                 plan.browser_event_pt};
+  cfg.network = {codec_of_name(plan.network_codec), uint8_t(plan.network_pt),
+                 plan.network_event_pt};
   cfg.opus = sh_.opus;
   codec::randomize_stream_ids(cfg);
   auto t = codec::Transcoder::make(cfg, error);

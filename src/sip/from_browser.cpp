@@ -84,7 +84,7 @@ void Proxy::browser_request(Connection& c, Parsed p) {
   t.branch = branch;
   t.method = method;
   t.method_name = method_name;
-  t.call_id = sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
+  t.call_id = call_id_of(sip);
   clients_.emplace(orq, std::move(t));
   if (method == sip_method_invite) {
     invites_[{c.peer.id, branch}] = orq;

@@ -9,10 +9,6 @@ namespace {
 constexpr unsigned kNonInviteTimeoutMs = 32000;  // 64*T1: the core gives up by then anyway
 constexpr unsigned kCancelledTimeoutMs = 32000;  // a cancelled INVITE the browser never ends
 
-std::string call_id_text(sip_t const* sip) {
-  return sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
-}
-
 }  // namespace
 
 int Proxy::on_core_request(Magic* m, nta_leg_t*, nta_incoming_t* irq, sip_t const* sip) {
@@ -92,7 +88,7 @@ int Proxy::core_request(nta_incoming_t* irq, sip_t const* sip) {
   t.branch = branch;
   t.method = method;
   t.method_name = method_name;
-  t.call_id = call_id_text(fs);
+  t.call_id = call_id_of(fs);
   nta_incoming_bind(irq, &Proxy::on_core_cancel, reinterpret_cast<Magic*>(this));
   if (method == sip_method_invite) {
     t.ruri = url_text(fs->sip_request->rq_url);
@@ -200,7 +196,7 @@ void Proxy::browser_response(Connection& c, Parsed p) {
     // rtcgw's client side towards the browser acknowledges the non-2xx itself.
     send_browser(c.peer.id, hop_request(t, "ACK", header_text(sip->sip_to)));
   }
-  media_response(true, c.peer.id, call_id_text(sip), t.method, status, p.msg.get(), sip);
+  media_response(true, c.peer.id, call_id_of(sip), t.method, status, p.msg.get(), sip);
   if (t.method == sip_method_invite && status >= 200 && status < 300)
     learn_dialog_from_browser(t, c.peer.id, sip);
   if (sip->sip_to && sip->sip_to->a_tag) nta_incoming_tag(irq, sip->sip_to->a_tag);

@@ -20,10 +20,6 @@ bool carries_sdp(sip_method_t m) {
          m == sip_method_prack;
 }
 
-std::string call_id_of(sip_t const* sip) {
-  return sip && sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
-}
-
 }  // namespace
 
 int Proxy::media_request(bool from_browser, ws::ConnId conn, msg_t* msg, sip_t* sip) {

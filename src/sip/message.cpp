@@ -231,6 +231,10 @@ bool creates_dialog(sip_method_t m) {
   return m == sip_method_invite || m == sip_method_subscribe || m == sip_method_refer;
 }
 
+std::string call_id_of(sip_t const* sip) {
+  return sip && sip->sip_call_id && sip->sip_call_id->i_id ? sip->sip_call_id->i_id : "";
+}
+
 std::string_view method_name(sip_t const* sip) {
   if (sip->sip_request) return sip->sip_request->rq_method_name;
   if (sip->sip_cseq) return sip->sip_cseq->cs_method_name;

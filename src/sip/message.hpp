@@ -49,6 +49,9 @@ bool creates_dialog(sip_method_t m);
 // The method name of a request, or of the CSeq of a response.
 std::string_view method_name(sip_t const* sip);
 
+// The Call-ID, "" when there is none.
+std::string call_id_of(sip_t const* sip);
+
 // A random token of `n` characters from [0-9a-z], for branches and tags.
 std::string random_token(size_t n);
 

@@ -9,16 +9,12 @@
 #include <vector>
 
 #include "codec/opus.hpp"
+#include "codec_signals.hpp"
 
 namespace rtcgw::codec {
 namespace {
 
-std::vector<int16_t> sine(int rate, double f, int n, double amp = 8000) {
-  std::vector<int16_t> x(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i)
-    x[size_t(i)] = int16_t(std::lround(amp * std::sin(2 * M_PI * f * i / rate)));
-  return x;
-}
+using testing::tone;
 
 // A voiced-speech stand-in: harmonics of 140 Hz up to 3.4 kHz under two formants, with a 4 Hz
 // syllable envelope.
@@ -79,7 +75,7 @@ TEST_P(CodecOpusRate, RoundTripKeepsTone) {
   auto enc = OpusEnc::make(rate, OpusParams{}, err);
   auto dec = OpusDec::make(rate, err);
   ASSERT_TRUE(enc && dec) << err;
-  auto x = sine(rate, 1000, rate);
+  auto x = tone(rate, 1000, rate);
   std::vector<int16_t> y;
   uint8_t pkt[1500];
   for (int f = 0; f + frame <= int(x.size()); f += frame) {

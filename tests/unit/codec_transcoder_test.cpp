@@ -15,6 +15,7 @@
 #include "codec/g711.hpp"
 #include "codec/opus.hpp"
 #include "codec/transcoder.hpp"
+#include "codec_signals.hpp"
 
 namespace rtcgw::codec {
 namespace {
@@ -96,12 +97,7 @@ std::unique_ptr<Transcoder> make(const TranscoderConfig& c) {
 
 // ---- signals and measurements ----
 
-std::vector<int16_t> tone(int rate, double f, int n, double amp = 8000) {
-  std::vector<int16_t> x(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i)
-    x[size_t(i)] = int16_t(std::lround(amp * std::sin(2 * M_PI * f * i / rate)));
-  return x;
-}
+using testing::tone;
 
 // Voiced speech stand-in: harmonics of a 140 Hz fundamental (with 5 Hz vibrato) up to 3.4 kHz
 // under two formants (700 Hz, 1.8 kHz), with a 4 Hz syllable envelope.
