@@ -376,7 +376,8 @@ void Anchor::browser_packet(uint8_t* buf, size_t len, const Endpoint& from) {
   if (!browser_addr_.valid() || from != browser_addr_) return drop("unchecked_source", from);
   last_rx_ms_ = now_ms();
   if (kind == PacketKind::kDtls) {
-    if (dtls_) dtls_->receive(buf, len);
+    // Records OpenSSL refused, or DTLS when no session takes it: counted, the session goes on.
+    if (!dtls_ || !dtls_->receive(buf, len)) drop("dtls_refused", from);
     return;
   }
   if (kind != PacketKind::kRtp && kind != PacketKind::kRtcp) return drop("unknown", from);

@@ -365,6 +365,11 @@ TEST_F(AnchorTest, BadPacketsAreDroppedCountedAndTheCallGoesOn) {
                    }))
       << "auth failures and replays must be counted";
 
+  // A DTLS-looking record of garbage from the checked address: refused, counted, no harm.
+  uint8_t bad_record[29] = {23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 16};
+  ASSERT_TRUE(browser.sock.send(bad_record, sizeof bad_record, browser.gw));
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return dropped("dtls_refused") >= 1; }));
+
   // Media still flows both ways.
   far.got_rtp.clear();
   expect_media_flows(100);
