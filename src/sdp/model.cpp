@@ -253,6 +253,14 @@ const char* mode_name(Mode m) {
   return "sendrecv";
 }
 
+Mode answer_mode(Mode offered, Mode answered) {
+  // Bit 0: sends, bit 1: receives (Mode's values). The offerer sending lets the answerer
+  // receive, and the other way round.
+  unsigned o = unsigned(offered);
+  unsigned allowed = ((o & 1u) << 1) | ((o & 2u) >> 1);
+  return Mode(unsigned(answered) & allowed);
+}
+
 const char* addr_type(std::string_view address) {
   return address.find(':') != std::string_view::npos ? "IP6" : "IP4";
 }

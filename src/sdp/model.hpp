@@ -56,6 +56,10 @@ std::optional<Session> parse(std::string_view text, std::string& error);
 
 bool iequals(std::string_view a, std::string_view b);
 const char* mode_name(Mode m);
+// The direction an answer may take to an offer with `offered` (RFC 3264 section 6.1): what the
+// answerer said, less what the offer does not allow (an answer of sendrecv to sendonly is
+// recvonly; anything to inactive is inactive).
+Mode answer_mode(Mode offered, Mode answered);
 // "IP4" or "IP6" for an address literal.
 const char* addr_type(std::string_view address);
 // True when `a` and `b` name the same codec (encoding case-insensitive, rate, channels).

@@ -264,7 +264,8 @@ Result to_browser_answer(std::string_view network_answer, std::string_view brows
     any = true;
     if (std::find(offered_bundle.begin(), offered_bundle.end(), mid) != offered_bundle.end())
       accepted.push_back(mid);
-    browser_media(media, leg, om.type, mid, cs, am, am.mode, answer_setup(leg.setup, om),
+    browser_media(media, leg, om.type, mid, cs, am, detail::answer_mode(om.mode, am.mode),
+                  answer_setup(leg.setup, om),
                   om.attr("rtcp-mux") != nullptr);
   }
   if (!any) return fail("network answer accepts no codec the browser offered");
@@ -326,7 +327,7 @@ Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
       continue;
     }
     bridged = true;
-    network_audio(w, leg, om.proto, cs, bm, bm.mode,
+    network_audio(w, leg, om.proto, cs, bm, detail::answer_mode(om.mode, bm.mode),
                   leg.rtcp_mux_offered && om.attr("rtcp-mux") != nullptr);
   }
   if (!bridged) return fail("browser answer accepts no codec the network offered");
@@ -447,7 +448,9 @@ Result to_browser_answer_transcoding(std::string_view network_answer,
   plan.browser_codec = br->encoding;
   plan.browser_pt = br->pt;
   const Codec* bte = find_event(om.codecs, br->rate);
-  plan.browser_event_pt = nte && bte ? bte->pt : -1;
+  // The browser keeps telephone-event even when the IMS has none: its digits are then played
+  // in-band into the G.711 stream (dtmf.inband).
+  plan.browser_event_pt = bte ? bte->pt : -1;
 
   // The answer the browser gets is what the network would have said had it taken the browser's
   // codec: written as such an answer and translated the usual way.

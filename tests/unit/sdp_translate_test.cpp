@@ -1,6 +1,7 @@
 // SDP translation of the media anchor on captured SDPs (tests/unit/data/sdp): Chrome/JsSIP
 // offers and answers, IMS/VoLTE-style offers and answers, hold, no common codec.
 #include "sdp/describe.hpp"
+#include "sdp/model.hpp"
 #include "sdp/translate.hpp"
 
 #include <gtest/gtest.h>
@@ -218,6 +219,34 @@ TEST(SdpToBrowserAnswer, HoldAnswerDirectionIsMirrored) {
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_TRUE(has(r.sdp, "a=recvonly"));
   EXPECT_FALSE(has(r.sdp, "a=sendrecv"));
+}
+
+// sipp's echo scenario and some IMS media gateways answer a sendonly hold with sendrecv: the
+// browser gets what RFC 3264 section 6.1 lets the answer say, recvonly.
+TEST(SdpToBrowserAnswer, SendrecvAnswerToHoldIsNarrowedToRecvonly) {
+  std::string answer = replace(load("ims_hold_answer.sdp"), "a=recvonly", "a=sendrecv");
+  Result r = to_browser_answer(answer, load("chrome_hold_reoffer.sdp"), browser_leg());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(has(r.sdp, "a=recvonly"));
+  EXPECT_FALSE(has(r.sdp, "a=sendrecv"));
+
+  std::string inactive_offer = replace(load("chrome_hold_reoffer.sdp"), "a=sendonly", "a=inactive");
+  r = to_browser_answer(answer, inactive_offer, browser_leg());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(has(r.sdp, "a=inactive"));
+  EXPECT_FALSE(has(r.sdp, "a=sendrecv"));
+}
+
+TEST(SdpAnswerMode, Rfc3264Table) {
+  using rtcgw::sdp::detail::answer_mode;
+  using M = rtcgw::sdp::detail::Mode;
+  EXPECT_EQ(answer_mode(M::sendrecv, M::sendrecv), M::sendrecv);
+  EXPECT_EQ(answer_mode(M::sendrecv, M::sendonly), M::sendonly);
+  EXPECT_EQ(answer_mode(M::sendonly, M::sendrecv), M::recvonly);
+  EXPECT_EQ(answer_mode(M::sendonly, M::sendonly), M::inactive);
+  EXPECT_EQ(answer_mode(M::recvonly, M::sendrecv), M::sendonly);
+  EXPECT_EQ(answer_mode(M::recvonly, M::recvonly), M::inactive);
+  EXPECT_EQ(answer_mode(M::inactive, M::sendrecv), M::inactive);
 }
 
 TEST(SdpToBrowserAnswer, NoCommonCodecIs488) {
