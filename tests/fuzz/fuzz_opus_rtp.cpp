@@ -5,11 +5,17 @@
 //   bit 15 direction (0 browser -> network), bit 14 "synthesised RTP header", bits 11-13 a
 //   variant, bits 0-10 the length of what follows.
 // Synthesised: the harness writes a valid 12-byte header (audio or event payload type by the
-// variant's low bit, the sequence number moving by +1, +2, 0 or +5, timestamps to match) in front
-// of the bytes, so the fuzzer reaches the codecs, FEC/PLC and event paths; otherwise the bytes
-// are the whole packet. Transcoders are made fresh for each input (reproducible crashes).
-// Checks: an accepted packet gives an RTP v2 packet of 12..cap bytes with the leg's SSRC and one
-// of its payload types; G.711 payloads are at most 200 ms; event payloads parse.
+// variant's low bit, the sequence number moving by +1, +2, 0, +5, or -1 (reordered), timestamps
+// to match) in front of the bytes, so the fuzzer reaches the codecs, the reorder buffer, FEC/PLC,
+// repacketisation and the event paths; otherwise the bytes are the whole packet. The clock moves
+// by 0..35 ms per packet (from the variant), flush_due runs whenever a deadline passed, and
+// variant 7 of a synthesised packet starts an in-band digit (play_tone). At the end, flush_all,
+// and continue_streams into a third transcoder that takes one more packet. Transcoders are made
+// fresh for each input (reproducible crashes).
+// Checks: every packet out is an RTP v2 packet of 12..cap bytes for the leg the sink is told, with
+// that leg's SSRC and one of its payload types; G.711 payloads are exactly 20 ms, Opus ones
+// 20 ms; event payloads parse; a deadline is never in the past after the calls that honour it;
+// a replacement transcoder continues the SSRCs and sequence numbers.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -36,24 +42,37 @@ TranscoderConfig config(bool second) {
   return c;
 }
 
-void check(const TranscoderConfig& c, bool to_network, const uint8_t* o, size_t len, size_t cap) {
-  const LegFormat& leg = to_network ? c.network : c.browser;
-  if (len < 12 || len > cap) __builtin_trap();
-  if (o[0] != 0x80) __builtin_trap();
-  uint32_t ssrc = uint32_t(o[8]) << 24 | uint32_t(o[9]) << 16 | uint32_t(o[10]) << 8 | o[11];
-  if (ssrc != (to_network ? kNetworkSsrc : kBrowserSsrc)) __builtin_trap();
-  int pt = o[1] & 0x7F;
-  if (pt == leg.payload_type) {
-    size_t payload = len - 12;
-    if (leg.codec != Codec::kOpus && (payload == 0 || payload > 1600)) __builtin_trap();
-    if (leg.codec == Codec::kOpus && opus_packet_samples(o + 12, int(payload), 48000) <= 0)
+struct Checker {
+  const TranscoderConfig* cfg;
+  size_t cap;
+  uint16_t next_seq[2] = {0, 0};  // by leg: 0 browser, 1 network
+  bool seen[2] = {false, false};
+  void operator()(Leg to, uint8_t* o, size_t len) {
+    const bool to_network = to == Leg::kNetwork;
+    const LegFormat& leg = to_network ? cfg->network : cfg->browser;
+    if (len < 12 || len > cap) __builtin_trap();
+    if (o[0] != 0x80) __builtin_trap();
+    uint32_t ssrc = uint32_t(o[8]) << 24 | uint32_t(o[9]) << 16 | uint32_t(o[10]) << 8 | o[11];
+    if (ssrc != (to_network ? cfg->network_ssrc : cfg->browser_ssrc)) __builtin_trap();
+    int pt = o[1] & 0x7F;
+    if (pt == leg.payload_type) {
+      size_t payload = len - 12;
+      if (leg.codec != Codec::kOpus && payload != 160) __builtin_trap();
+      if (leg.codec == Codec::kOpus && opus_packet_samples(o + 12, int(payload), 48000) != 960)
+        __builtin_trap();
+    } else if (pt == leg.event_payload_type) {
+      if (len != 16 || !parse_event(o + 12, 4)) __builtin_trap();
+    } else {
       __builtin_trap();
-  } else if (pt == leg.event_payload_type) {
-    if (len != 16 || !parse_event(o + 12, 4)) __builtin_trap();
-  } else {
-    __builtin_trap();
+    }
+    // Sequence numbers only move forward (a loss mirrored as a gap moves them by more).
+    const uint16_t seq = uint16_t(o[2] << 8 | o[3]);
+    const int i = to_network ? 1 : 0;
+    if (seen[i] && int16_t(uint16_t(seq - next_seq[i])) < 0) __builtin_trap();
+    seen[i] = true;
+    next_seq[i] = uint16_t(seq + 1);
   }
-}
+};
 
 }  // namespace
 
@@ -69,11 +88,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   static uint8_t pkt[2048 + 12];
   static uint8_t out[Transcoder::kMaxOutput];
+  Checker check{&cfg, sizeof out};
+  const PacketSink sink = PacketSink::of(check);
   // The synthesised streams' state, per direction.
   uint16_t seq[2] = {1000, 2000};
   uint32_t ts[2] = {0x7FFFFF00, 12345};
   bool event_started[2] = {false, false};
   uint32_t event_ts[2] = {0, 0};
+  int64_t now = 0;
 
   while (size >= 2) {
     const unsigned h = unsigned(data[0]) << 8 | data[1];
@@ -86,6 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint8_t* body = data;
     data += len;
     size -= len;
+    now += int64_t(variant) * 5;
 
     const uint8_t* rtp = body;
     size_t rtp_len = len;
@@ -93,8 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const bool is_event = variant & 1;
       const LegFormat& in = dir == 0 ? cfg.browser : cfg.network;
       const uint32_t frame = dir == 0 ? 960 : uint32_t(len ? len : 160);
-      static const int kStep[] = {1, 2, 0, 5};
-      const int step = kStep[(variant >> 1) & 3];
+      static const int kStep[] = {1, 2, 0, 5, -1};
+      const int step = kStep[variant == 7 ? 4 : (variant >> 1) & 3];
       seq[dir] = uint16_t(seq[dir] + step);
       int pt = in.payload_type;
       uint32_t pts = ts[dir];
@@ -107,8 +130,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         pts = event_ts[dir];
       } else {
         event_started[dir] = false;
-        ts[dir] += frame * uint32_t(step ? step : 1);
+        ts[dir] += frame * uint32_t(step > 0 ? step : 1);
       }
+      if (variant == 7) t->play_tone(dir == 0 ? Leg::kNetwork : Leg::kBrowser, 5, int(len) + 1);
       pkt[0] = 0x80;
       pkt[1] = uint8_t(pt | (step == 5 ? 0x80 : 0));
       pkt[2] = uint8_t(seq[dir] >> 8);
@@ -123,21 +147,46 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     // Vary the room given, down to too little.
-    const size_t cap = (variant == 6) ? 40 : sizeof out;
-    size_t out_len = 0;
-    bool ok = dir == 0 ? t->browser_to_network(rtp, rtp_len, out, cap, out_len)
-                       : t->network_to_browser(rtp, rtp_len, out, cap, out_len);
-    if (ok) {
-      check(cfg, dir == 0, out, out_len, cap);
-    } else if (out_len != 0) {
-      __builtin_trap();
+    const size_t cap = variant == 6 ? 40 : sizeof out;
+    check.cap = cap;
+    if (dir == 0) {
+      t->browser_to_network(rtp, rtp_len, now, out, cap, sink);
+    } else {
+      t->network_to_browser(rtp, rtp_len, now, out, cap, sink);
+    }
+    check.cap = sizeof out;
+    // The timer the anchor arms.
+    const int64_t due = t->next_deadline_ms();
+    if (due >= 0 && due <= now) {
+      t->flush_due(now, out, sizeof out, sink);
+      if (int64_t d = t->next_deadline_ms(); d >= 0 && d <= now) __builtin_trap();
     }
   }
-  // Every call is counted once, as out or as a drop reason.
+  // Every call is counted once.
   for (Leg l : {Leg::kBrowser, Leg::kNetwork}) {
     const auto& s = t->stats(l);
-    if (s.packets_out > s.packets_in) __builtin_trap();
+    if (s.late_after_loss > s.late || s.jitter_depth < 1 || s.jitter_depth > 5) __builtin_trap();
     if (t->last_drop(l) == nullptr) __builtin_trap();
   }
+  // The codec switch: what is held goes out, and a new transcoder continues both streams.
+  t->flush_all(now, out, sizeof out, sink);
+  if (t->next_deadline_ms() != -1) __builtin_trap();
+  TranscoderConfig next = config(!second);
+  t->continue_streams(next, now + 20);
+  if (next.browser_ssrc != kBrowserSsrc || next.network_ssrc != kNetworkSsrc) __builtin_trap();
+  // The next sequence numbers: never behind what went out (ahead by a loss mirrored last).
+  if ((check.seen[0] && int16_t(uint16_t(next.browser_seq - check.next_seq[0])) < 0) ||
+      (check.seen[1] && int16_t(uint16_t(next.network_seq - check.next_seq[1])) < 0))
+    __builtin_trap();
+  auto t2 = Transcoder::make(next, err);
+  if (!t2) __builtin_trap();
+  Checker check2{&next, sizeof out};
+  const uint8_t first[] = {0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+  uint8_t g711[12 + 160];
+  std::memcpy(g711, first, 12);
+  std::memset(g711 + 12, 0xFF, 160);
+  g711[1] = next.network.payload_type;
+  t2->network_to_browser(g711, sizeof g711, now + 20, out, sizeof out, PacketSink::of(check2));
+  if (check2.seen[0] && check2.next_seq[0] != uint16_t(next.browser_seq + 1)) __builtin_trap();
   return 0;
 }
