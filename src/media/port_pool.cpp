@@ -24,10 +24,13 @@ bool PortPool::bind_pair(UdpSocket& rtp, UdpSocket& rtcp) {
 }
 
 bool PortPool::bind_one(UdpSocket& sock) {
+  return bind_with([&](uint16_t p) { return sock.bind(address_, p); });
+}
+
+bool PortPool::bind_with(const std::function<bool(uint16_t port)>& bind) {
   unsigned tries = (max_ - min_ + 1u) / 2u;
   for (unsigned i = 0; i < tries; ++i) {
-    uint16_t p = next_even();
-    if (sock.bind(address_, p)) return true;
+    if (bind(next_even())) return true;
   }
   return false;
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "media/udp_socket.hpp"
@@ -18,6 +19,9 @@ class PortPool {
 
   bool bind_pair(UdpSocket& rtp, UdpSocket& rtcp);
   bool bind_one(UdpSocket& sock);
+  // For sockets the pool does not make (libnice binds its own): offers each candidate port in
+  // turn to `bind` until it returns true. The port is free again when that socket closes.
+  bool bind_with(const std::function<bool(uint16_t port)>& bind);
   const std::string& address() const { return address_; }
 
  private:

@@ -119,6 +119,27 @@ ssize_t UdpSocket::recv(uint8_t* buf, size_t cap, Endpoint& from) const {
   return n;
 }
 
+int UdpSocket::recv_batch(RecvBatch& b, size_t max_len) const {
+  b.count_ = 0;
+  if (fd_ < 0) return 0;
+  if (max_len > RecvBatch::kBufSize) max_len = RecvBatch::kBufSize;
+  for (int i = 0; i < RecvBatch::kSize; ++i) {
+    b.iov_[i] = {b.buf_[i], max_len};
+    msghdr& h = b.msgs_[i].msg_hdr;
+    h = {};
+    h.msg_name = &b.from_[i].addr;
+    h.msg_namelen = sizeof(b.from_[i].addr);
+    h.msg_iov = &b.iov_[i];
+    h.msg_iovlen = 1;
+    b.msgs_[i].msg_len = 0;
+  }
+  int n = recvmmsg(fd_, b.msgs_, RecvBatch::kSize, MSG_DONTWAIT, nullptr);
+  if (n <= 0) return 0;
+  for (int i = 0; i < n; ++i) b.from_[i].len = b.msgs_[i].msg_hdr.msg_namelen;
+  b.count_ = n;
+  return n;
+}
+
 bool UdpSocket::send(const uint8_t* buf, size_t len, const Endpoint& to) const {
   if (fd_ < 0 || !to.valid()) return false;
   return sendto(fd_, buf, len, 0, to.sa(), to.len) == static_cast<ssize_t>(len);

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <string>
@@ -25,6 +26,27 @@ struct Endpoint {
   static Endpoint from(const std::string& ip, uint16_t port);
 };
 
+// The datagrams one recvmmsg() call read. A wakeup with fewer than kSize waiting costs one
+// system call, where a recvfrom() loop costs one more to find the socket empty (EAGAIN).
+class RecvBatch {
+ public:
+  static constexpr int kSize = 16;
+  static constexpr size_t kBufSize = 2048;  // a datagram (<= 1500) plus room for an SRTP trailer
+
+  int count() const { return count_; }
+  uint8_t* data(int i) { return buf_[i]; }
+  size_t len(int i) const { return msgs_[i].msg_len; }
+  const Endpoint& from(int i) const { return from_[i]; }
+
+ private:
+  friend class UdpSocket;
+  mmsghdr msgs_[kSize]{};
+  iovec iov_[kSize]{};
+  Endpoint from_[kSize];
+  uint8_t buf_[kSize][kBufSize];
+  int count_ = 0;
+};
+
 class UdpSocket {
  public:
   UdpSocket() = default;
@@ -44,6 +66,9 @@ class UdpSocket {
 
   // One datagram; -1 when none is waiting (EAGAIN) or on error.
   ssize_t recv(uint8_t* buf, size_t cap, Endpoint& from) const;
+  // Up to RecvBatch::kSize datagrams of at most `max_len` bytes each (longer ones are cut, as
+  // recv() does); the number read, 0 when none is waiting or on error.
+  int recv_batch(RecvBatch& b, size_t max_len) const;
   bool send(const uint8_t* buf, size_t len, const Endpoint& to) const;
 
  private:
