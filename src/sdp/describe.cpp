@@ -85,6 +85,7 @@ NetworkMedia describe_network(std::string_view sdp) {
   n.direction = detail::mode_name(m->mode);
   for (const auto& c : m->codecs) {
     n.payload_types.push_back(c.pt);
+    n.formats.push_back({c.pt, c.encoding, int(c.rate)});
     if (detail::iequals(c.encoding, "telephone-event") &&
         (n.telephone_event_pt < 0 || c.rate == 8000))
       n.telephone_event_pt = c.pt;

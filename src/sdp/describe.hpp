@@ -49,6 +49,15 @@ struct NetworkMedia {
   std::string direction;           // "sendrecv", "sendonly", "recvonly", "inactive"
   std::vector<int> payload_types;  // in m= line order
   int telephone_event_pt = -1;     // the 8000 Hz one when several
+  // Each payload type's encoding and clock (a=rtpmap, or RFC 3551's static table), in m= line
+  // order; encoding "" and rate 0 when neither names it. The DTMF injector of a relayed call
+  // reads the relayed codec's clock and the telephone-event at that clock from them.
+  struct Format {
+    int pt = -1;
+    std::string encoding;
+    int rate = 0;
+  };
+  std::vector<Format> formats;
 };
 
 BrowserTransport describe_browser(std::string_view sdp);

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "sdp/model.hpp"
+#include "sdp/transcode_detail.hpp"
 
 namespace rtcgw::sdp {
 namespace {
@@ -137,7 +138,7 @@ void network_audio(Writer& w, const NetworkLeg& leg, std::string_view proto,
   w.attr(detail::mode_name(mode));
 }
 
-// ICE-lite, DTLS and candidate attributes of an accepted browser line.
+// ICE, DTLS and candidate attributes of an accepted browser line.
 void browser_media(Writer& w, const BrowserLeg& leg, std::string_view type, const std::string& mid,
                    const std::vector<Codec>& cs, const Media& ptime_from, detail::Mode mode,
                    std::string_view setup, bool rtcp_mux) {
@@ -265,13 +266,12 @@ Result to_browser_answer(std::string_view network_answer, std::string_view brows
     if (std::find(offered_bundle.begin(), offered_bundle.end(), mid) != offered_bundle.end())
       accepted.push_back(mid);
     browser_media(media, leg, om.type, mid, cs, am, detail::answer_mode(om.mode, am.mode),
-                  answer_setup(leg.setup, om),
-                  om.attr("rtcp-mux") != nullptr);
+                  answer_setup(leg.setup, om), om.attr("rtcp-mux") != nullptr);
   }
   if (!any) return fail("network answer accepts no codec the browser offered");
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);
-  w.attr("ice-lite");
+  if (leg.ice_lite) w.attr("ice-lite");
   if (!offered_bundle.empty() && !accepted.empty()) w.attr("group", bundle_line(accepted));
   return finish(w.text() + media.text());
 }
@@ -301,7 +301,7 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg) {
   if (!bridged) return fail("network offer has no audio codec the browser can decode");
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);
-  w.attr("ice-lite");
+  if (leg.ice_lite) w.attr("ice-lite");
   w.attr("group", bundle_line(mids));
   return finish(w.text() + media.text());
 }
@@ -334,9 +334,9 @@ Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
   return finish(w.text());
 }
 
-namespace {
+// Declared in transcode_detail.hpp: transcode_core.cpp uses them too.
+namespace detail {
 
-// The first audio line that is not rejected, or -1.
 int first_audio(const Session& s) {
   for (size_t i = 0; i < s.media.size(); ++i)
     if (s.media[i].type == "audio" && !s.media[i].rejected && s.media[i].is_rtp()) return int(i);
@@ -357,7 +357,7 @@ const Codec* find_event(const std::vector<Codec>& cs, unsigned long rate) {
   return nullptr;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string pick_browser_codec(std::string_view browser_offer,
                                const std::vector<std::string>& browser_codecs,
@@ -388,19 +388,10 @@ Result to_network_offer_transcoding(std::string_view browser_offer, const Networ
   std::vector<Codec> cs;
   for (const auto& n : network_codecs) {
     if (iequals(n, "opus")) continue;  // opus on both legs needs no transcoding
-    Codec c;
-    c.pt = iequals(n, "PCMU") ? 0 : 8;
-    c.encoding = n;
-    c.rate = 8000;
-    cs.push_back(c);
+    cs.push_back(detail::make_codec(iequals(n, "PCMU") ? 0 : 8, n, 8000));
   }
   if (cs.empty()) return fail("no G.711 codec in transcoding.network_codecs");
-  Codec te;
-  te.pt = 101;
-  te.encoding = "telephone-event";
-  te.rate = 8000;
-  te.fmtp = "0-15";
-  cs.push_back(te);
+  cs.push_back(detail::make_codec(101, "telephone-event", 8000, {}, "0-15"));
   Media ptime;
   ptime.attrs.push_back({"ptime", "20"});
   Writer w;
@@ -454,22 +445,10 @@ Result to_browser_answer_transcoding(std::string_view network_answer,
 
   // The answer the browser gets is what the network would have said had it taken the browser's
   // codec: written as such an answer and translated the usual way.
-  Writer w;
-  w.session_head(1, 1, am.address.empty() ? std::string("0.0.0.0") : am.address);
-  for (size_t i = 0; i < off.media.size(); ++i) {
-    const Media& m = off.media[i];
-    if (int(i) != audio) {
-      w.m_line(m.type, 0, "RTP/AVP", rtp_formats(m.formats));
-      continue;
-    }
-    std::vector<Codec> cs{*br};
-    if (iequals(br->encoding, "opus")) cs.back().fmtp = "minptime=10;useinbandfec=1";
-    if (plan.browser_event_pt >= 0) cs.push_back(*bte);
-    w.m_line("audio", 9, "RTP/AVP", detail::pt_list(cs));
-    w.codecs(cs);
-    w.attr(detail::mode_name(am.mode));
-  }
-  return to_browser_answer(w.text(), browser_offer, leg);
+  std::vector<Codec> cs{*br};
+  if (iequals(br->encoding, "opus")) cs.back().fmtp = "minptime=10;useinbandfec=1";
+  if (plan.browser_event_pt >= 0) cs.push_back(*bte);
+  return to_browser_answer(detail::stand_in(off, audio, cs, am.mode, {}), browser_offer, leg);
 }
 
 }  // namespace rtcgw::sdp

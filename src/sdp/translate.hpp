@@ -45,6 +45,8 @@ struct BrowserLeg {
   // a=candidate values without the "candidate:" prefix, e.g.
   // "1 1 udp 2130706431 192.0.2.1 40000 typ host". Empty: one host candidate on address:port.
   std::vector<std::string> candidates;
+  // a=ice-lite at session level (media.ice: lite); a full agent (media.ice: full) omits it.
+  bool ice_lite = true;
   // Offers: the mids the browser gave each m= line in earlier negotiations of this dialog
   // (a browser refuses an offer that changes an m= line's mid); lines beyond it, or with "",
   // get their index.
@@ -110,6 +112,36 @@ Result to_network_offer_transcoding(std::string_view browser_offer, const Networ
 Result to_browser_answer_transcoding(std::string_view network_answer,
                                      std::string_view browser_offer, const BrowserLeg& leg,
                                      const std::vector<std::string>& browser_codecs,
+                                     TranscodePlan& plan);
+
+// The same for calls from the core (transcode_core.cpp). What the network leg would carry of
+// the core's offer: `shared` when the offer has a codec allowed on both legs (relay it with
+// to_browser_offer, no transcoding); else the first G.711 codec of `network_codecs` the offer
+// has, with the offer's payload types. `codec` is "" when there is none: rtcgw then relays the
+// offer as before, and to_browser_offer answers 488 when the browser can decode none of it.
+struct NetworkChoice {
+  bool shared = false;
+  std::string codec;
+  int pt = -1;
+  int event_pt = -1;  // the offer's telephone-event/8000, -1: none
+};
+NetworkChoice pick_network_codec(std::string_view network_offer,
+                                 const std::vector<std::string>& browser_codecs,
+                                 const std::vector<std::string>& network_codecs);
+
+// Network offer -> offer to the browser listing only `browser_codecs` (opus 111 with in-band
+// FEC, PCMU 0, PCMA 8, in list order) and telephone-event (110 at 48000 with opus, 126 at 8000
+// with G.711: Chromium's numbers), for a call rtcgw transcodes. The rest as to_browser_offer.
+Result to_browser_offer_transcoding(std::string_view network_offer, const BrowserLeg& leg,
+                                    const std::vector<std::string>& browser_codecs);
+
+// The browser's answer to that -> the answer to the IMS with the codec pick_network_codec
+// chose and the offer's telephone-event/8000, both with the offer's payload types; `plan` says
+// what each leg carries. 488 when the browser took none of `browser_codecs`.
+Result to_network_answer_transcoding(std::string_view browser_answer, const NetworkLeg& leg,
+                                     std::string_view network_offer,
+                                     const std::vector<std::string>& browser_codecs,
+                                     const std::vector<std::string>& network_codecs,
                                      TranscodePlan& plan);
 
 }  // namespace rtcgw::sdp

@@ -205,6 +205,22 @@ void one(std::string_view text, uint8_t flags) {
     check(sdp::to_network_answer(kBrowserAnswer, nl, text));
   }
   check(sdp::to_network_answer(text, nl, kNetworkOffer));  // as the browser's answer
+
+  // Transcoding (issue 4), both call directions: the input as an offer, then as an answer.
+  static const std::vector<std::string> kBrowserCodecs{"opus", "PCMU", "PCMA"};
+  static const std::vector<std::string> kNetworkCodecs{"PCMU", "PCMA"};
+  bool shared = false;
+  (void)sdp::pick_browser_codec(text, kBrowserCodecs, kNetworkCodecs, shared);
+  (void)sdp::pick_network_codec(text, kBrowserCodecs, kNetworkCodecs);
+  check(sdp::to_network_offer_transcoding(text, nl, kNetworkCodecs));
+  check(sdp::to_browser_offer_transcoding(text, bl, kBrowserCodecs));
+  sdp::TranscodePlan plan;
+  check(sdp::to_browser_answer_transcoding(text, kBrowserOffer, bl, kBrowserCodecs, plan));
+  check(sdp::to_browser_answer_transcoding(kNetworkAnswer, text, bl, kBrowserCodecs, plan));
+  check(sdp::to_network_answer_transcoding(text, nl, kNetworkOffer, kBrowserCodecs,
+                                           kNetworkCodecs, plan));
+  check(sdp::to_network_answer_transcoding(kBrowserAnswer, nl, text, kBrowserCodecs,
+                                           kNetworkCodecs, plan));
 }
 
 }  // namespace
