@@ -55,6 +55,10 @@ struct Sip {
   uint32_t invite_timeout = 180;  // seconds a browser has to answer an INVITE (Timer C)
 };
 
+// The browser leg's ICE: lite (rtcgw answers checks only, as gateways do) or full (libnice
+// checks too: controlling when rtcgw made the offer).
+enum class IceMode { kLite, kFull };
+
 struct Media {
   std::string address = "127.0.0.1";
   std::string advertised_address;  // empty = address
@@ -62,6 +66,7 @@ struct Media {
   uint16_t port_max = 39999;
   uint32_t inactivity_timeout = 60;  // seconds without media from either leg before BYE; 0 = off
   bool opus_to_network = false;      // offer/accept opus towards the IMS besides G.711
+  IceMode ice = IceMode::kLite;      // media.ice: lite | full
   Tls dtls;                          // DTLS certificate and key; empty = generated at start
 };
 
@@ -82,9 +87,12 @@ struct Transcoding {
 };
 
 struct Dtmf {
-  // SIP INFO DTMF (application/dtmf-relay, application/dtmf) from browsers on transcoded calls
-  // becomes RFC 4733 events towards the IMS, answered 200 by rtcgw; otherwise INFO passes.
+  // SIP INFO DTMF (application/dtmf-relay, application/dtmf) from browsers becomes RFC 4733
+  // events towards the IMS (in rtcgw's stream when transcoding, injected into the browser's
+  // when relaying), answered 200 by rtcgw; when the call cannot carry it, INFO passes.
   bool info_to_rfc4733 = true;
+  // Where the IMS took no telephone-event: the digit as a tone in the G.711 stream instead.
+  bool inband = true;
 };
 
 struct Log {

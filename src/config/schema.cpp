@@ -81,6 +81,18 @@ void read_port_range(Checker& ck, const Field& f, Media& m) {
   m.port_max = uint16_t(hi);
 }
 
+void read_ice(Checker& ck, const Field& f, Media& m) {
+  std::string v;
+  if (!ck.read_string(f, v)) return;
+  if (v == "lite") {
+    m.ice = IceMode::kLite;
+  } else if (v == "full") {
+    m.ice = IceMode::kFull;
+  } else {
+    ck.error(f, "expected lite or full, got " + quote(v));
+  }
+}
+
 void read_metrics_listen(Checker& ck, const Field& f, Metrics& m) {
   std::string v;
   if (!ck.read_string(f, v)) return;
@@ -143,6 +155,7 @@ const Table<Media>& media_table() {
       {"port_range", read_port_range},
       u32("inactivity_timeout", &Media::inactivity_timeout, 0, kDay),
       flag("opus_to_network", &Media::opus_to_network),
+      {"ice", read_ice},
       section("dtls", &Media::dtls, tls_table),
   };
   return t;
@@ -208,6 +221,7 @@ const Table<Transcoding>& transcoding_table() {
 const Table<Dtmf>& dtmf_table() {
   static const Table<Dtmf> t = {
       flag("info_to_rfc4733", &Dtmf::info_to_rfc4733),
+      flag("inband", &Dtmf::inband),
   };
   return t;
 }

@@ -23,9 +23,12 @@
 #include "codec/transcoder.hpp"
 #include "loop/timer.hpp"
 #include "media/dtls.hpp"
+#include "media/dtmf_injector.hpp"
+#include "media/ice_agent.hpp"
 #include "media/ice_lite.hpp"
 #include "media/poller.hpp"
 #include "media/port_pool.hpp"
+#include "media/rtcp_report.hpp"
 #include "media/srtp.hpp"
 #include "media/udp_socket.hpp"
 #include "sdp/describe.hpp"
@@ -50,6 +53,14 @@ struct Shared {
   std::vector<std::string> browser_codecs;
   std::vector<std::string> network_codecs;
   codec::OpusParams opus;
+  // dtmf.inband: INFO digits as tones in the G.711 stream when the IMS took no telephone-event.
+  bool inband_dtmf = true;
+  // RFC 7675 section 5.1: media towards the browser stops when its last consent check (an ICE
+  // check on the selected address) is older than this. Tests shorten it.
+  int64_t consent_expiry_ms = 30000;
+  // media.ice: full: the browser leg is a libnice agent (IceAgent) instead of IceLite on a
+  // socket of rtcgw's own.
+  bool ice_full = false;
 };
 
 class Anchor {
@@ -73,9 +84,11 @@ class Anchor {
   bool established() const { return established_; }
   bool offer_pending() const { return pending_ != Pending::kNone; }
 
-  // DTMF that came by SIP INFO, on a transcoded call whose IMS leg took telephone-event: sent
-  // as RFC 4733 events (one report every 50 ms, three end packets) in rtcgw's stream towards
-  // the IMS. Digits asked for while one plays follow it. False when this call cannot.
+  // DTMF that came by SIP INFO, sent towards the IMS as RFC 4733 events (one report every
+  // 50 ms, three end packets) when its leg took telephone-event: on a transcoded call in rtcgw's
+  // stream, on a relayed call injected into the browser's stream (DtmfInjector); else, by
+  // dtmf.inband, as tones in the G.711 stream. Digits asked for while one plays follow it.
+  // False when this call cannot (on a relayed call: also before the browser's first RTP).
   bool send_dtmf(uint8_t event, int duration_ms);
   bool transcoding() const { return transcoder_ != nullptr; }
 
@@ -101,7 +114,16 @@ class Anchor {
   sdp::BrowserLeg browser_leg();
   sdp::NetworkLeg network_leg();
   void drop(const char* reason, const Endpoint& from);
+  // Everything towards the browser: on the ICE agent's selected pair (media.ice: full), else
+  // from the browser socket to the checked address.
+  bool send_to_browser(const uint8_t* buf, size_t len);
+  bool open_ice_agent(std::string& error);
+  void on_ice_data(uint8_t* buf, size_t len);
+  void on_ice_state(IceAgent::State s);
   bool start_transcoding(const sdp::TranscodePlan& plan, std::string& error);
+  // An answer completed an offer: transcode as `plan` says (kept when unchanged), or relay
+  // when it is null.
+  bool use_plan(const sdp::TranscodePlan* plan, std::string& error);
 
   Shared& sh_;
   std::string call_id_;
@@ -117,9 +139,12 @@ class Anchor {
 
   // Browser leg.
   IceLite ice_;
+  // media.ice: full: the browser leg's libnice agent; browser_sock_ then stays closed.
+  std::unique_ptr<IceAgent> agent_;
   sdp::BrowserTransport browser_;  // what the browser's last SDP said
   bool have_browser_ = false;
-  Endpoint browser_addr_;  // where checks succeeded (the nominated pair when USE-CANDIDATE)
+  Endpoint browser_addr_;   // where checks succeeded (the nominated pair when USE-CANDIDATE)
+  int64_t consent_ms_ = 0;  // monotonic ms of the last check answered from browser_addr_
   bool nominated_ = false;
   std::unique_ptr<DtlsSession> dtls_;
   DtlsRole dtls_role_ = DtlsRole::kServer;
@@ -131,19 +156,43 @@ class Anchor {
   bool net_rtcp_mux_ = false;
   bool net_latched_ = false, net_rtcp_latched_ = false;
 
-  // Transcoding (issue 4): set by an answer to an offer rtcgw made for transcoding.
+  // Transcoding (issue 4): set by an answer to an offer rtcgw made for transcoding, in either
+  // direction (the browser's offer to the IMS, or the core's offer to the browser).
   bool transcode_offer_ = false;  // the open offer was made for transcoding
   sdp::TranscodePlan plan_;
   std::unique_ptr<codec::Transcoder> transcoder_;
+  // Where the transcoder's packets go (its PacketSink), and the one-shot timer that ends its
+  // waits (reordered packets, a remainder under 20 ms) when no further packet comes.
+  void send_transcoded(codec::Leg to, uint8_t* rtp, size_t len);
+  void arm_transcoder_timer();
+  loop::Timer transcoder_timer_;
+  int64_t transcoder_due_ms_ = -1;
+  // RTCP of rtcgw's own streams on a transcoded call, one report per leg (anchor_rtcp.cpp).
+  void rtcp_start(const codec::TranscoderConfig& cfg);
+  void rtcp_stop(bool send_bye);
+  void rtcp_schedule();
+  void rtcp_send(bool bye);
+  // The peer's RTP or RTCP on `leg` (after SRTP); false for RTCP the report refuses.
+  bool rtcp_observe(codec::Leg leg, bool rtcp, const uint8_t* p, size_t n);
+  void rtcp_sent(codec::Leg leg, const uint8_t* rtp, size_t n);
+  std::string cname_;
+  int64_t wallclock_offset_us_ = 0;
+  std::unique_ptr<RtcpReport> rtcp_browser_, rtcp_network_;
+  loop::Timer rtcp_timer_;
 
   // DTMF by INFO: the packets of the digit playing, and the digits waiting.
   void dtmf_tick();
   void dtmf_start(uint8_t event, int duration_ms);
+  void tone_tick();  // the next waiting digit in-band once the one playing is over
   std::vector<codec::EventPacket> dtmf_packets_;
   size_t dtmf_next_ = 0;
   int64_t dtmf_started_ms_ = 0;
   std::vector<std::pair<uint8_t, int>> dtmf_waiting_;
   loop::Timer dtmf_timer_;
+  // DTMF by INFO on a relayed call: the browser's stream rewritten, the timer pacing events.
+  void inject_tick();
+  DtmfInjector injector_;
+  loop::Timer inject_timer_;
 
   int64_t last_rx_ms_ = 0;
 };

@@ -29,7 +29,8 @@ Anchors::Anchors(const config::Config& cfg, Metrics& metrics)
   opus.dtx = cfg.transcoding.opus.dtx;
   shared_.reset(new Shared{poller_, ports_, *dtls_, cert_->fingerprint_sha256(), advertised, policy,
                            metrics_, cfg.transcoding.browser_codecs, cfg.transcoding.network_codecs,
-                           opus});
+                           opus, cfg.dtmf.inband});
+  shared_->ice_full = cfg.media.ice == config::IceMode::kFull;
   spdlog::info("media on {} ports {}-{}, DTLS fingerprint sha-256 {}", cfg.media.address,
                cfg.media.port_min, cfg.media.port_max, cert_->fingerprint_sha256());
   if (inactivity_ms_ > 0) {

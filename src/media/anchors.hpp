@@ -36,6 +36,8 @@ class Anchors {
   void on_inactive(Inactive cb) { inactive_ = std::move(cb); }
 
   size_t size() const { return anchors_.size(); }
+  // RFC 7675's 30 s, for every anchor; tests shorten it.
+  void set_consent_expiry_ms(int64_t ms) { shared_->consent_expiry_ms = ms; }
   const std::string& fingerprint() const { return cert_->fingerprint_sha256(); }
 
  private:

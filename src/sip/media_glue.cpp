@@ -69,7 +69,7 @@ int Proxy::media_info(sip_t const* sip) {
                 strcasecmp(type, "application/dtmf") != 0))
     return 0;  // other INFO packages are end to end
   media::Anchor* a = media_->find(call_id_of(sip));
-  if (!a || !a->transcoding()) return 0;  // relayed media: the INFO goes on to the core
+  if (!a) return 0;  // no media anchored here: the INFO goes on to the core
   std::string error;
   codec::InfoError kind = codec::InfoError::kNone;
   auto digit = codec::parse_dtmf_info(
@@ -79,8 +79,10 @@ int Proxy::media_info(sip_t const* sip) {
     if (bad_log_.allow()) spdlog::info("INFO DTMF refused: {}", error);
     return codec::info_error_status(kind);
   }
+  // A digit the call cannot carry (flash, no browser RTP yet on a relayed call, no
+  // telephone-event and no in-band tone) goes on to the core as it came.
   if (digit->event > 15 || !a->send_dtmf(digit->event, digit->duration_ms)) return 0;
-  spdlog::debug("media {}: INFO digit {} sent as RFC 4733 events", call_id_of(sip), digit->digit);
+  spdlog::debug("media {}: INFO digit {} sent towards the IMS", call_id_of(sip), digit->digit);
   return 200;
 }
 
@@ -177,7 +179,7 @@ int Proxy::on_own_response(Magic* m, nta_outgoing_t* orq, sip_t const* sip) {
 }
 
 void Proxy::end_dialog(const std::string& call_id) {
-  end_dialog(call_id, "RELEASE_CAUSE;cause=3;text=\"Media bearer or QoS lost\"", true);
+  end_dialog(call_id, "RELEASE_CAUSE;cause=2;text=\"RTP/RTCP time-out\"", true);
 }
 
 void Proxy::end_dialog(const std::string& call_id, const char* kReason, bool to_browser) {

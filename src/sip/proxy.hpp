@@ -75,7 +75,7 @@ class Proxy final : public ws::Handler {
   size_t pending_transactions() const;
   size_t registration_count() const { return regs_.size(); }
   // Ends an established dialog from the middle (media inactivity): BYE to the core and to the
-  // browser, each with Reason RELEASE_CAUSE 3 "Media bearer or QoS lost" (TS 24.229 7.2A.18).
+  // browser, each with Reason RELEASE_CAUSE 2 "RTP/RTCP time-out" (TS 24.229 7.2A.18).
   void end_dialog(const std::string& call_id);
   // Ends it with `reason` (a Reason header value): BYE to the core, and to the browser when
   // `to_browser`.
@@ -142,8 +142,9 @@ class Proxy final : public ws::Handler {
   void media_response(bool from_browser, ws::ConnId conn, const std::string& call_id,
                       sip_method_t method, int status, msg_t* msg, sip_t* sip);
   void media_release(const std::string& call_id, std::string_view why);
-  // INFO DTMF on a transcoded call: 200 when it became RFC 4733 events, 400/415 for a body
-  // that does not parse, 0 when the INFO is to be forwarded.
+  // INFO DTMF from the browser: 200 when the call's anchor took the digit (RFC 4733 events or
+  // an in-band tone towards the IMS), 400/415 for a body that does not parse, 0 when the INFO
+  // is to be forwarded.
   int media_info(sip_t const* sip);
   void learn_dialog_from_core(const ClientTxn& t, msg_t* request, sip_t const* response);
   void learn_dialog_from_browser(const ServerTxn& t, ws::ConnId conn, sip_t const* response);

@@ -11,7 +11,10 @@
 // Each of the three runs even when an earlier one failed; the test fails if any did.
 //
 //   unshare --net sh -c 'ip link set lo up && exec node tests/e2e/media_call.js \
-//       --rtcgw build/rtcgw --out build/e2e/media_call'
+//       --rtcgw build/rtcgw --out build/e2e/media_call [--ice full]'
+//
+// --ice full runs rtcgw with media.ice: full (a libnice agent per call on the browser leg): the
+// SDP the browser gets must then have no a=ice-lite, and Chromium's checks meet rtcgw's.
 //
 // Leaves screenshots, the page console (with every SDP), sipp's messages and every process's log
 // in --out.
@@ -28,6 +31,7 @@ const RELEASE_WAIT_MS = 10000;    // for rtcgw to release an anchor after the ca
 const FAR_END_BYE_AFTER_MS = 15000;  // tests/e2e/sipp/uac_call_alice.xml's BYE timeout
 const ALICE = 'sip:alice@rtcgw.demo';
 const ECHO = 'sip:echo@rtcgw.demo';
+let iceMode = 'lite';  // media.ice of this run (--ice)
 const MIN_PACKETS = 25;           // ~0.5 s of 20 ms packets
 
 let step = console.log;
@@ -208,12 +212,19 @@ async function expectReleased(metricsPort, label) {
 
 // --- the three calls -----------------------------------------------------------------------------
 
+// rtcgw's SDP says a=ice-lite exactly when it runs ICE-lite.
+function expectIceMode(sdp, label) {
+  assert.equal(/^a=ice-lite/m.test(sdp || ''), iceMode === 'lite',
+    `${label}: a=ice-lite in rtcgw's SDP with media.ice ${iceMode}`);
+}
+
 async function outgoingCall(ctx) {
   const { page, metricsPort } = ctx;
   const label = 'alice -> echo';
   await page.evaluate((t) => window.mediaTest.call(t), ECHO);
   const entry = await waitCallState(page, 'confirmed', `call to ${ECHO}`, 15000);
   step(`${label}: call up; the browser got ${mLine(entry.remoteSdp)}`);
+  expectIceMode(entry.remoteSdp, label);
   await expectMedia(page, label);
   await expectAnchored(metricsPort, label);
 
@@ -254,6 +265,7 @@ async function incomingCall(ctx, { browserHangsUp }) {
     }, 10000, 100);
     const entry = await waitCallState(page, 'confirmed', `${label}: the incoming call`, 15000);
     step(`${label}: answered; the browser got ${mLine(entry.remoteSdp)}`);
+    expectIceMode(entry.remoteSdp, label);
     await expectMedia(page, label);
     await expectAnchored(metricsPort, label);
     await endIncoming(ctx, label, browserHangsUp);
@@ -299,7 +311,8 @@ async function cleanUp(ctx) {
 
 async function main() {
   const args = h.parseArgs(process.argv.slice(2));
-  assert.ok(args.rtcgw, 'usage: media_call.js --rtcgw PATH [--out DIR]');
+  assert.ok(args.rtcgw, 'usage: media_call.js --rtcgw PATH [--out DIR] [--ice lite|full]');
+  iceMode = args.ice || 'lite';
   assert.ok(fs.existsSync(path.join(h.SOURCE_DIR, 'web', 'jssip.min.js')),
     'web/jssip.min.js is missing: run scripts/setup.sh');
   const { outDir, workDir } = h.makeDirs(args.out);
@@ -334,7 +347,7 @@ async function main() {
     step(`echo far end (sipp) on udp 127.0.0.1:${echoPort}, RTP echo on ${echoRtpPort}`);
     const gw = await h.startRtcgw(procs, {
       bin: args.rtcgw, workDir, wsPort, sipPort: gwSipPort, pcscfPort: kamPort, metricsPort,
-      media: { portRange: [41000, 41199] },
+      media: { portRange: [41000, 41199], extra: [`ice: ${iceMode}`] },
     });
     step(`rtcgw serves the page at ${gw.origin}/, metrics on ${metricsPort}`);
     const tone = h.writeToneWav(path.join(workDir, 'tone.wav'));

@@ -6,6 +6,7 @@
 //   hold() / unhold()              re-INVITE (sendonly / sendrecv); resolve on the 200
 //   hangup()                       session.terminate()
 //   stats()                        a summary of RTCPeerConnection.getStats()
+//   session()                      the call's JsSIP RTCSession (for dtmf_page.js)
 //   state.call: idle|calling|incoming|answering|accepted|confirmed|ended|failed
 //   calls[]: one entry per session: { direction, state, endedBy, cause, status, sdp... }
 //   events[]: the page's log
@@ -219,6 +220,7 @@
     hold: () => reoffer('hold'),
     unhold: () => reoffer('unhold'),
     current: () => current,
+    session: () => session,  // the JsSIP RTCSession of the call (dtmf_page.js sends DTMF on it)
     audioPlaying: () => !!audio.srcObject && !audio.paused,
   };
   log(`media test page ready (JsSIP ${JsSIP.version})`);

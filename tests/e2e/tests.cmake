@@ -19,6 +19,16 @@ add_test(NAME e2e_browser_media_call
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_browser_media_call PROPERTIES TIMEOUT 240 LABELS e2e)
 
+# The same calls with media.ice: full (libnice on rtcgw's side of the browser leg).
+add_test(NAME e2e_browser_media_call_full_ice
+  COMMAND unshare --net sh -c "ip link set lo up && exec \"$@\"" e2e
+          node ${PROJECT_SOURCE_DIR}/tests/e2e/media_call.js
+          --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/media_call_full_ice --ice full
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_browser_media_call_full_ice PROPERTIES TIMEOUT 240 LABELS e2e)
+
+# Opus on the browser leg, PCMU at the far end (tests/e2e/echo_far_end.js, which records the
+# RFC 4733 events it gets); DTMF by INFO and by RFC 4733 from the browser.
 add_test(NAME e2e_browser_media_transcode
   COMMAND unshare --net sh -c "ip link set lo up && exec \"$@\"" e2e
           node ${PROJECT_SOURCE_DIR}/tests/e2e/media_transcode.js

@@ -11,7 +11,7 @@ const sip = require('./lib/sip');
 const F = require('./lib/flows');
 const { chromeOffer, chromeAnswer } = require('./lib/wsclient');
 
-const REASON = 'RELEASE_CAUSE;cause=3;text="Media bearer or QoS lost"';
+const REASON = 'RELEASE_CAUSE;cause=2;text="RTP/RTCP time-out"';
 // Attributes of WebRTC that must never reach the core.
 const WEBRTC_ATTRS = ['ice-ufrag', 'ice-pwd', 'ice-options', 'ice-lite', 'candidate', 'end-of-candidates',
   'fingerprint', 'setup', 'mid', 'group', 'rtcp-mux', 'rtcp', 'extmap', 'extmap-allow-mixed', 'ssrc',
@@ -458,6 +458,40 @@ test('call from the core: RTP/AVP offer becomes an actpass SAVPF offer, the brow
     await F.assertCleanStop(rt);
   }));
 
+test('call from the core sharing no codec with the browser leg: opus offered to the browser, the core answered PCMU with its own numbers', { timeout: 90000 }, () =>
+  Env.run('media-term-transcode', async (env) => {
+    const { range, core, rt } = await startCoreAndRtcgw(env, { extra: 'transcoding:\n  browser_codecs: [ opus ]\n' });
+    const { client, pathRoute } = await registeredBrowser(env, rt);
+    // Chrome answers with what it was offered: opus and telephone-event/48000.
+    browserAnswers(client, { body: () => chromeAnswer().replace('SAVPF 111 63 9 0 8 13 110 126', 'SAVPF 111 110') });
+    const cc = new CoreCall(core, rt, client, pathRoute);
+    cc.invite(coreSdp({ codecs: [[8, 'PCMA/8000'], [0, 'PCMU/8000'], [97, 'telephone-event/8000']], fmtp: { 97: '0-15' } }));
+
+    const inv = await client.waitRequest('INVITE', (m) => m.callId === cc.callId, 5000);
+    const off = assertBrowserSdp(sdpOf(inv, 'INVITE at the browser'), {
+      range, setup: 'actpass', what: 'offer to the browser',
+      fmts: ['111', '110'], maps: { 111: 'opus/48000/2', 110: 'telephone-event/48000' },
+    });
+    assert.deepEqual(fmtps(off.m), { 111: 'minptime=10;useinbandfec=1', 110: '0-15' });
+
+    const ok = await cc.waitResponse('INVITE', (m) => m.status === 200);
+    const ans = assertNetworkSdp(sdpOf(ok, '200 at the core'), {
+      range, what: 'answer to the core',
+      // network_codecs [PCMU, PCMA]: PCMU first, and the core's own telephone-event number.
+      fmts: ['0', '97'], maps: { 0: 'PCMU/8000', 97: 'telephone-event/8000' },
+    });
+    assert.deepEqual(attrVals(ans.m, 'ptime'), ['20'], 'rtcgw sends 20 ms packets to the core');
+    assert.ok(![ans.port, ans.port + 1].includes(off.port), 'browser leg and network leg share a port');
+
+    cc.dialogFrom2xx(ok);
+    cc.ack();
+    await client.waitRequest('ACK', (m) => m.callId === cc.callId, 5000);
+    cc.bye();
+    assert.equal((await cc.waitResponse('BYE', (m) => m.status >= 200)).status, 200);
+    await expectGauges(rt, { sessions: 0, ports: 0 }, 'after BYE from the core');
+    await F.assertCleanStop(rt);
+  }));
+
 test('offerless INVITE from the core: offer in the browser\'s 200, answer in the core\'s ACK', { timeout: 90000 }, () =>
   Env.run('media-offerless', async (env) => {
     const { range, core, rt } = await startCoreAndRtcgw(env);
@@ -862,4 +896,201 @@ test('INFO DTMF on a transcoded call becomes RFC 4733 events towards the core, a
     await client.waitResponse(call.callId, 'BYE', (m) => m.status >= 200, 5000);
     await expectGauges(rt, { sessions: 0, ports: 0 }, 'after BYE');
     await F.assertCleanStop(rt);
+  }));
+
+// ---- DTMF by INFO on relayed calls -------------------------------------------------------------
+// These need a browser that sends SRTP for real: rtcgw_bench_media_load (tests/bench) does ICE
+// (libnice's STUN usage), DTLS (rtcgw's DtlsSession) and SRTP (libsrtp2) like Chrome towards an
+// ICE-lite gateway, then PCMU (PT 0, 20 ms; payload "benc" + 16 bytes of counters, then u-law
+// silence) with a random SSRC and first sequence number. ctest names it in RTCGW_MEDIA_LOAD.
+const MEDIA_LOAD = process.env.RTCGW_MEDIA_LOAD;
+const NO_MEDIA_LOAD = !MEDIA_LOAD && 'RTCGW_MEDIA_LOAD (the rtcgw_bench_media_load binary) not set';
+
+async function srtpBrowser(env) {
+  const { spawn } = require('node:child_process');
+  const child = spawn(MEDIA_LOAD, ['--bind', '127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = [];
+  let partial = '', stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    partial += d;
+    for (let i; (i = partial.indexOf('\n')) >= 0; partial = partial.slice(i + 1)) lines.push(partial.slice(0, i));
+  });
+  child.stderr.on('data', (d) => { stderr += d; });
+  child.on('error', (e) => { stderr += String(e); });
+  env.onCleanup(async () => {
+    try { child.stdin.end('QUIT\n'); } catch (_) { /* gone */ }
+    await Promise.race([new Promise((r) => child.once('exit', r)), sleep(2000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const say = (l) => child.stdin.write(`${l}\n`);
+  const line = async (re, what, ms = 10000) => {
+    for (const until = Date.now() + ms; ; await sleep(20)) {
+      const l = lines.find((x) => re.test(x));
+      if (l) return l.split(' ');
+      if (Date.now() > until || child.exitCode !== null) {
+        throw new Error(`test browser: no ${what} (stdout: ${lines.join(' | ')}; stderr: ${stderr})`);
+      }
+    }
+  };
+  const [, fingerprint] = await line(/^READY /, 'READY');
+  say('CALL 1');
+  const [, , port, , ufrag, pwd] = await line(/^CALL 1 /, 'CALL');
+  const offer = chromeOffer().replace('m=audio 50000', `m=audio ${port}`)
+    .replace('127.0.0.1 50000 typ host', `127.0.0.1 ${port} typ host`)
+    .replace(/a=ice-ufrag:.*/, `a=ice-ufrag:${ufrag}`).replace(/a=ice-pwd:.*/, `a=ice-pwd:${pwd}`)
+    .replace(/a=fingerprint:sha-256 .*/, `a=fingerprint:sha-256 ${fingerprint}`);
+  return {
+    offer,
+    // rtcgw's SAVPF answer -> ICE check, DTLS, SRTP; PCMU flows from then on.
+    async answer(sdp) {
+      const cand = sdp.match(/a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host/);
+      const get = (name) => (sdp.match(new RegExp(`a=${name}:(\\S+)`)) || [])[1];
+      const fp = (sdp.match(/a=fingerprint:sha-256 (\S+)/) || [])[1];
+      assert.ok(cand && fp, `no candidate or fingerprint in rtcgw's answer:\n${sdp}`);
+      say(`ANSWER 1 ${cand[1]} ${cand[2]} ${get('ice-ufrag')} ${get('ice-pwd')} ${fp}`);
+      const up = await line(/^(UP|FAIL) 1/, 'UP');
+      assert.equal(up[0], 'UP', `test browser: ${up.join(' ')}`);
+    },
+  };
+}
+
+// The IMS's media end: a UDP socket that keeps what rtcgw sends it.
+async function farEnd(env) {
+  const dgram = require('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  const got = [];
+  sock.on('message', (b) => got.push(b));
+  await new Promise((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  env.onCleanup(() => sock.close());
+  return { port: sock.address().port, got };
+}
+
+async function until(pred, ms, what) {
+  for (const end = Date.now() + ms; !pred(); await sleep(20)) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+  }
+}
+
+// A relayed PCMU call from the SRTP browser, answered by the core with `codecs`; media flowing.
+async function relayedCall(env, codecs) {
+  const far = await farEnd(env);
+  const { core, rt } = await startCoreAndRtcgw(env, { sdp: { port: far.port, codecs } });
+  const { client } = await registeredBrowser(env, rt);
+  const browser = await srtpBrowser(env);
+  const call = client.invite('sip:bob@example.com', { body: browser.offer });
+  const ok = await client.waitResponse(call.callId, 'INVITE', (m) => m.status === 200, 5000);
+  client.dialogFrom2xx(call, ok);
+  client.inDialog(call, 'ACK');
+  const offer = core.received.find((e) => e.msg && e.msg.method === 'INVITE' && e.msg.callId === call.callId);
+  assert.deepEqual(parseSdp(offer.msg.body).media[0].fmts, ['0', '8', '126'], 'not a relayed offer to the core');
+  return { far, core, rt, client, call, browser, ok };
+}
+
+const seqOf = (b) => b.readUInt16BE(2);
+const isAudio = (b) => (b[1] & 0x7f) === 0;
+const infosAtCore = (core, callId) => core.received.filter((e) => e.msg && e.msg.method === 'INFO' && e.msg.callId === callId).length;
+
+async function sendInfo(client, call, body) {
+  const { cseq } = client.inDialog(call, 'INFO', { extra: ['Content-Type: application/dtmf-relay'], body });
+  return client.waitResponse(call.callId, 'INFO', (m) => m.status >= 200 && m.cseq.num === cseq, 5000);
+}
+
+function assertContiguous(packets, what) {
+  for (let i = 1; i < packets.length; i++) {
+    assert.equal(seqOf(packets[i]), (seqOf(packets[i - 1]) + 1) & 0xffff,
+      `${what}: packet ${i} of ${packets.length} has ${seqOf(packets[i])} after ${seqOf(packets[i - 1])}`);
+  }
+}
+
+test('INFO DTMF on a relayed PCMU call: RFC 4733 events in the browser\'s stream, numbering contiguous, 200 from rtcgw', { timeout: 90000, skip: NO_MEDIA_LOAD }, () =>
+  Env.run('media-info-relay', async (env) => {
+    const { far, core, client, call, browser, ok } = await relayedCall(env);
+
+    // No browser RTP yet: nothing to put the digit in, so the INFO goes on to the core.
+    const early = await sendInfo(client, call, 'Signal=1\r\nDuration=100\r\n');
+    assert.equal(early.status, 200);
+    assert.equal(infosAtCore(core, call.callId), 1, 'the INFO before any browser RTP did not reach the core');
+
+    await browser.answer(ok.body);
+    await until(() => far.got.filter(isAudio).length >= 10, 10000, 'the browser\'s PCMU at the far end');
+    const info = await sendInfo(client, call, 'Signal=5\r\nDuration=100\r\n');
+    assert.equal(info.status, 200);
+    const events = () => far.got.filter((b) => (b[1] & 0x7f) === 101);
+    await until(() => events().filter((b) => b[13] & 0x80).length >= 3, 5000, 'three end packets');
+    const n = far.got.length;
+    await until(() => far.got.length >= n + 10, 5000, 'audio after the event');
+    assert.equal(infosAtCore(core, call.callId), 1, 'the DTMF INFO reached the core');
+
+    const ev = events();
+    assert.ok(ev.length >= 4, `only ${ev.length} telephone-event packets`);
+    assert.ok(ev.every((b) => b.length === 16 && b[12] === 5), 'an event other than 5');
+    assert.equal(ev[0][1] & 0x80, 0x80, 'the first report has no marker bit');
+    const ssrc = far.got[0].readUInt32BE(8);
+    assert.ok(far.got.every((b) => b.readUInt32BE(8) === ssrc), 'the events are not in the browser\'s stream (SSRC)');
+    const ends = ev.filter((b) => b[13] & 0x80);
+    assert.equal(ends.length, 3, 'not three end packets');
+    assert.ok(ends.every((b) => b.readUInt16BE(14) === 800), 'end duration is not 100 ms at 8 kHz');
+    // The event starts where the stream has got to: after the audio before it, before the audio after it.
+    const first = far.got.indexOf(ev[0]);
+    const before = far.got.slice(0, first).filter(isAudio).pop();
+    const after = far.got.slice(far.got.indexOf(ends[0])).find(isAudio);
+    const notBefore = (a, b) => ((a - b) >>> 0) < 0x80000000; // a >= b, modulo 2^32
+    assert.ok(notBefore(ev[0].readUInt32BE(4), before.readUInt32BE(4)), 'the event\'s timestamp is behind the audio before it');
+    assert.ok(notBefore(after.readUInt32BE(4), ev[0].readUInt32BE(4) + 1), 'the audio after the event is not later than its start');
+    assert.ok(far.got.indexOf(after) > far.got.indexOf(ends[0]), 'no audio after the first end packet');
+    // Audio under the digit is dropped: the browser stamps 160 more per packet, so its
+    // timestamps tell how many it sent; about 100 ms of them (5) did not come.
+    const audio = far.got.filter(isAudio);
+    const sent = ((audio[audio.length - 1].readUInt32BE(4) - audio[0].readUInt32BE(4)) >>> 0) / 160 + 1;
+    assert.ok(sent - audio.length >= 3, `${sent} audio packets sent, ${audio.length} relayed`);
+    // One numbering for audio and events, in the order they came (loopback keeps it).
+    assertContiguous(far.got, 'the stream at the far end');
+
+    client.inDialog(call, 'BYE');
+    await client.waitResponse(call.callId, 'BYE', (m) => m.status >= 200, 5000);
+  }));
+
+// G.711 mu-law to linear (ITU-T G.711), and the Goertzel power of `f` in x[from, from + n).
+function ulaw(u) {
+  const v = ~u & 0xff;
+  const s = ((((v & 0x0f) << 3) + 0x84) << ((v >> 4) & 7)) - 0x84;
+  return v & 0x80 ? -s : s;
+}
+function goertzel(x, from, n, f) {
+  const c = 2 * Math.cos(2 * Math.PI * f / 8000);
+  let s1 = 0, s2 = 0;
+  for (let i = from; i < from + n; i++) [s1, s2] = [x[i] + c * s1 - s2, s1];
+  return s1 * s1 + s2 * s2 - c * s1 * s2;
+}
+
+test('INFO DTMF on a relayed call whose core took no telephone-event: the tone in the PCMU payload', { timeout: 90000, skip: NO_MEDIA_LOAD }, () =>
+  Env.run('media-info-inband', async (env) => {
+    const { far, core, client, call, browser, ok } = await relayedCall(env, [[0, 'PCMU/8000']]);
+    await browser.answer(ok.body);
+    await until(() => far.got.length >= 10, 10000, 'the browser\'s PCMU at the far end');
+    const info = await sendInfo(client, call, 'Signal=1\r\nDuration=200\r\n');
+    assert.equal(info.status, 200);
+    assert.equal(infosAtCore(core, call.callId), 0, 'the DTMF INFO reached the core');
+    const n = far.got.length;
+    await until(() => far.got.length >= n + 25, 5000, '500 ms of audio after the INFO');
+
+    // Every packet is the browser's (PCMU, its numbering); the tone's are those without the
+    // test browser's "benc" payload.
+    assert.ok(far.got.every(isAudio), 'not only PCMU at the far end');
+    assertContiguous(far.got, 'the stream at the far end');
+    const tonePackets = far.got.filter((b) => b.readUInt32BE(12) !== 0x62656e63);
+    assert.equal(tonePackets.length, 10, '200 ms of tone is not 10 packets');
+    assertContiguous(tonePackets, 'the tone\'s packets');
+    const pcm = [];
+    for (const b of tonePackets) for (let i = 12; i < b.length; i++) pcm.push(ulaw(b[i]));
+    const lo = goertzel(pcm, 160, 640, 697), hi = goertzel(pcm, 160, 640, 1209);
+    assert.ok(lo > 1e9 && hi > 1e9, `no '1' tone (697 Hz: ${lo}, 1209 Hz: ${hi})`);
+    for (const f of [770, 852, 941, 1336, 1477, 1633]) {
+      const other = goertzel(pcm, 160, 640, f);
+      assert.ok(lo > 100 * other && hi > 100 * other, `${f} Hz too strong in the tone: ${other}`);
+    }
+
+    client.inDialog(call, 'BYE');
+    await client.waitResponse(call.callId, 'BYE', (m) => m.status >= 200, 5000);
   }));

@@ -15,7 +15,7 @@ foreach(name IN LISTS RTCGW_IT_TESTS)
     COMMAND ${RTCGW_NODE} --test ${CMAKE_CURRENT_SOURCE_DIR}/integration/${name}.test.js
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(it_${name} PROPERTIES
-    ENVIRONMENT "RTCGW_BIN=$<TARGET_FILE:rtcgw>;RTCGW_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
+    ENVIRONMENT "RTCGW_BIN=$<TARGET_FILE:rtcgw>;RTCGW_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared;RTCGW_MEDIA_LOAD=$<TARGET_FILE:rtcgw_bench_media_load>"
     TIMEOUT 120
     LABELS integration)
 endforeach()

@@ -571,6 +571,7 @@ TEST(Config, MediaAndTranscodingKeys) {
   EXPECT_EQ(d.transcoding.network_codecs, (std::vector<std::string>{"PCMU", "PCMA"}));
   EXPECT_EQ(d.transcoding.opus.complexity, 5u);
   EXPECT_TRUE(d.dtmf.info_to_rfc4733);
+  EXPECT_TRUE(d.dtmf.inband);
 
   Config c = load_string(kMinimal +
                              "media: { inactivity_timeout: 0, opus_to_network: true }\n"
@@ -578,7 +579,7 @@ TEST(Config, MediaAndTranscodingKeys) {
                              "  browser_codecs: [ opus ]\n"
                              "  network_codecs: [ pcma, PCMU ]\n"
                              "  opus: { complexity: 10, bitrate: 24000, fec: false, dtx: true }\n"
-                             "dtmf: { info_to_rfc4733: false }\n",
+                             "dtmf: { info_to_rfc4733: false, inband: false }\n",
                          "t.yaml");
   EXPECT_EQ(c.media.inactivity_timeout, 0u);
   EXPECT_TRUE(c.media.opus_to_network);
@@ -589,6 +590,7 @@ TEST(Config, MediaAndTranscodingKeys) {
   EXPECT_FALSE(c.transcoding.opus.fec);
   EXPECT_TRUE(c.transcoding.opus.dtx);
   EXPECT_FALSE(c.dtmf.info_to_rfc4733);
+  EXPECT_FALSE(c.dtmf.inband);
 }
 
 TEST(Config, BadMediaAndTranscodingValues) {
@@ -602,10 +604,26 @@ TEST(Config, BadMediaAndTranscodingValues) {
                    "t.yaml:6: transcoding.opus.complexity: ", "0..10");
   expect_one_error(kMinimal + "dtmf: { info_to_rfc4733: maybe }\n",
                    "t.yaml:6: dtmf.info_to_rfc4733: ", "");
+  expect_one_error(kMinimal + "dtmf: { inband: 2 }\n", "t.yaml:6: dtmf.inband: ", "");
   expect_one_error(kMinimal + "media: { inactivity_timeout: -1 }\n",
                    "t.yaml:6: media.inactivity_timeout: ", "");
   expect_one_error(kMinimal + "media: { dtls: { certificate: /etc/hostname } }\n",
                    "t.yaml:6: media.dtls.private_key: ", "required with the other key");
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Config, MediaIce) {
+  EXPECT_EQ(load_string(kMinimal, "t.yaml").media.ice, rtcgw::config::IceMode::kLite);
+  EXPECT_EQ(load_string(kMinimal + "media: { ice: full }\n", "t.yaml").media.ice,
+            rtcgw::config::IceMode::kFull);
+  EXPECT_EQ(load_string(kMinimal + "media: { ice: lite }\n", "t.yaml").media.ice,
+            rtcgw::config::IceMode::kLite);
+  expect_one_error(kMinimal + "media: { ice: Full }\n",
+                   "t.yaml:6: media.ice: ", "expected lite or full, got \"Full\"");
+  expect_one_error(kMinimal + "media: { ice: [ full ] }\n", "t.yaml:6: media.ice: ", "");
 }
 
 }  // namespace

@@ -7,12 +7,14 @@
 #include <stun/stunagent.h>
 #include <stun/usages/ice.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "codec/g711.hpp"
 #include "codec/opus.hpp"
 #include "media/anchors.hpp"
 #include "media/demux.hpp"
@@ -202,19 +204,42 @@ class AnchorTest : public ::testing::Test {
     return sdp;
   }
 
-  // The browser's answer to rtcgw's offer, with the DTLS role the test wants the browser in.
-  std::string browser_answer(const std::string& setup) {
+  // The browser's answer to rtcgw's offer, with the DTLS role the test wants the browser in
+  // and the codecs it takes (PCMU and telephone-event by default).
+  std::string browser_answer(const std::string& setup, const std::string& pts = "0 101",
+                             const std::string& rtpmaps =
+                                 "a=rtpmap:0 PCMU/8000\r\n"
+                                 "a=rtpmap:101 telephone-event/8000\r\n") {
     return "v=0\r\no=- 5183723468247934567 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
            "a=group:BUNDLE 0\r\na=msid-semantic: WMS s\r\n"
-           "m=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+           "m=audio 9 UDP/TLS/RTP/SAVPF " +
+           pts +
+           "\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
            "a=candidate:3160571426 1 udp 2122260223 127.0.0.1 " +
            std::to_string(browser.sock.port()) +
            " typ host generation 0\r\n"
            "a=ice-ufrag:" +
            kBrowserUfrag + "\r\na=ice-pwd:" + kBrowserPwd + "\r\na=fingerprint:sha-256 " +
            browser.cert->fingerprint_sha256() + "\r\na=setup:" + setup +
-           "\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
-           "a=rtpmap:101 telephone-event/8000\r\na=ssrc:2849203748 cname:Gk3pLq8rT2vW6xZ0\r\n";
+           "\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n" + rtpmaps +
+           "a=ssrc:2849203748 cname:Gk3pLq8rT2vW6xZ0\r\n";
+  }
+
+  // The browser's answer taking opus and telephone-event/48000 (what rtcgw offers it when it
+  // transcodes a call from the core).
+  std::string browser_opus_answer() {
+    return browser_answer("active", "111 110",
+                          "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
+                          "a=rtpmap:110 telephone-event/48000\r\n");
+  }
+
+  // An SDP of the core (offer or answer) with the given static payload types on its audio line,
+  // and telephone-event as 101.
+  std::string core_sdp(const std::string& pts) {
+    return "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio " +
+           std::to_string(far.rtp.port()) + " RTP/AVP " + pts + "\r\n" +
+           (pts.find("101") != std::string::npos ? "a=rtpmap:101 telephone-event/8000\r\n" : "") +
+           "a=ptime:20\r\na=sendrecv\r\n";
   }
 
   void poll_all() {
@@ -261,6 +286,60 @@ class AnchorTest : public ::testing::Test {
     ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return browser.media.size() > media_before; }))
         << "network RTP did not reach the browser";
     EXPECT_EQ(browser.media.back(), back);
+  }
+
+  // Transcoded media both ways, three packets each: opus (browser_pt, 48 kHz clock) from the
+  // browser reaches the far end as G.711 (network_pt, 160 bytes), and G.711 from the far end
+  // reaches the browser as opus on browser_pt. `seq` numbers both streams (SRTP refuses
+  // replays: each call takes fresh ones). `network_ssrc`: rtcgw's stream towards the IMS.
+  void expect_transcoded_flow(uint8_t browser_pt, uint8_t network_pt, uint16_t seq,
+                              uint32_t* network_ssrc = nullptr) {
+    std::string err;
+    auto enc = codec::OpusEnc::make(48000, codec::OpusParams{}, err);
+    ASSERT_TRUE(enc) << err;
+    std::vector<int16_t> pcm(960);
+    for (size_t i = 0; i < pcm.size(); ++i)
+      pcm[i] = int16_t(8000 * std::sin(2 * 3.14159265358979 * 1000 * double(i) / 48000.0));
+    size_t far_before = far.got_rtp.size();
+    for (uint16_t n = seq; n < seq + 3; ++n) {
+      uint8_t payload[400];
+      int len = enc->encode(pcm.data(), 960, payload, sizeof payload);
+      ASSERT_GT(len, 0);
+      Bytes rtp = rtp_packet(n, browser_pt);
+      rtp.resize(12);
+      uint32_t ts = n * 960u;
+      for (int i = 0; i < 4; ++i) rtp[4 + i] = uint8_t(ts >> (24 - 8 * i));
+      rtp.insert(rtp.end(), payload, payload + len);
+      ASSERT_TRUE(browser.send_rtp(rtp));
+    }
+    ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= far_before + 3; }))
+        << "no transcoded RTP at the network";
+    const Bytes& g711 = far.got_rtp.back();
+    EXPECT_EQ(g711[1] & 0x7f, network_pt) << "G.711 payload type";
+    EXPECT_EQ(g711.size(), 12u + 160u);
+    if (network_ssrc)
+      *network_ssrc =
+          uint32_t(g711[8]) << 24 | uint32_t(g711[9]) << 16 | uint32_t(g711[10]) << 8 | g711[11];
+
+    size_t before = browser.media.size();
+    for (uint16_t n = seq; n < seq + 3; ++n) {
+      Bytes back = rtp_packet(n, network_pt, 0xCAFEBABE);
+      ASSERT_TRUE(far.rtp.send(back.data(), back.size(), far.gw_rtp));
+    }
+    auto rtp_count = [&] {
+      size_t k = 0;
+      for (size_t i = before; i < browser.media.size(); ++i)
+        k += classify(browser.media[i].data(), browser.media[i].size()) == PacketKind::kRtp;
+      return k;
+    };
+    ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return rtp_count() >= 3; }))
+        << "no transcoded RTP at the browser";
+    for (size_t i = before; i < browser.media.size(); ++i) {
+      const Bytes& p = browser.media[i];
+      if (classify(p.data(), p.size()) != PacketKind::kRtp) continue;
+      EXPECT_EQ(p[1] & 0x7f, browser_pt);
+      EXPECT_LT(p.size(), 12u + 160u) << "opus, not G.711";
+    }
   }
 
   double dropped(const char* reason) {
@@ -517,6 +596,44 @@ TEST_F(AnchorTest, InactivityEndsTheCall) {
   EXPECT_EQ(metrics.counter_value("rtcgw_media_ports_in_use", ""), 0);
 }
 
+// RFC 7675 section 5.1: once the browser's last consent check is older than the expiry, the
+// network's media is not sent to it (dropped and counted); a new check restores it.
+TEST_F(AnchorTest, ConsentExpiryStopsMediaToTheBrowserUntilTheNextCheck) {
+  make();
+  std::string err;
+  Anchor* a = anchors->create("call-consent", 7, err);
+  ASSERT_NE(a, nullptr) << err;
+  sdp::Result offer = a->browser_sdp(browser_offer(), false);
+  ASSERT_TRUE(offer.ok) << offer.error;
+  sdp::NetworkMedia net = sdp::describe_network(offer.sdp);
+  far.gw_rtp = Endpoint::from("127.0.0.1", net.rtp_port);
+  far.gw_rtcp = Endpoint::from("127.0.0.1", net.rtcp_port);
+  sdp::Result answer = a->network_sdp(far.sdp(true), false);
+  ASSERT_TRUE(answer.ok) << answer.error;
+  connect(answer.sdp, DtlsRole::kClient);
+  expect_media_flows(1);
+
+  anchors->set_consent_expiry_ms(1000);
+  g_usleep(1100 * 1000);  // no check for longer than the expiry
+  size_t media_before = browser.media.size();
+  Bytes late = rtp_packet(3000, 0, 0xCAFEBABE);
+  ASSERT_TRUE(far.rtp.send(late.data(), late.size(), far.gw_rtp));
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return dropped("consent_expired") >= 1; }))
+      << "media to a browser without fresh consent must be dropped and counted";
+  EXPECT_EQ(browser.media.size(), media_before);
+
+  sdp::BrowserTransport t = sdp::describe_browser(answer.sdp);
+  ASSERT_TRUE(t.ok) << t.error;
+  int checks = browser.stun_ok;
+  browser.check(t, t.ice_pwd);
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return browser.stun_ok > checks; }));
+  Bytes again = rtp_packet(3001, 0, 0xCAFEBABE);
+  ASSERT_TRUE(far.rtp.send(again.data(), again.size(), far.gw_rtp));
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return browser.media.size() > media_before; }))
+      << "a fresh consent check must let media through again";
+  EXPECT_EQ(browser.media.back(), again);
+}
+
 TEST_F(AnchorTest, PortRangeExhaustedGives503) {
   cfg.media.port_min = 44100;
   cfg.media.port_max = 44105;  // three even ports: one call holds a pair and one more
@@ -556,39 +673,7 @@ TEST_F(AnchorTest, OpusOnlyBrowserIsTranscodedToPcmu) {
   EXPECT_NE(answer.sdp.find("a=rtpmap:111 opus/48000/2"), std::string::npos) << answer.sdp;
   connect(answer.sdp, DtlsRole::kClient);
 
-  // Browser -> network: opus (PT 111, 48 kHz clock) in, PCMU (PT 0, 160 bytes) out.
-  codec::OpusParams params;
-  auto enc = codec::OpusEnc::make(48000, params, err);
-  ASSERT_TRUE(enc) << err;
-  std::vector<int16_t> pcm(960);
-  for (size_t i = 0; i < pcm.size(); ++i)
-    pcm[i] = int16_t(8000 * std::sin(2 * 3.14159265358979 * 1000 * double(i) / 48000.0));
-  for (uint16_t seq = 1; seq <= 3; ++seq) {
-    uint8_t payload[400];
-    int n = enc->encode(pcm.data(), 960, payload, sizeof payload);
-    ASSERT_GT(n, 0);
-    Bytes rtp = rtp_packet(seq, 111);
-    rtp.resize(12);
-    uint32_t ts = seq * 960u;
-    for (int i = 0; i < 4; ++i) rtp[4 + i] = uint8_t(ts >> (24 - 8 * i));
-    rtp.insert(rtp.end(), payload, payload + n);
-    ASSERT_TRUE(browser.send_rtp(rtp));
-  }
-  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= 3; }))
-      << "no transcoded RTP at the network";
-  EXPECT_EQ(far.got_rtp.back()[1] & 0x7f, 0) << "PCMU payload type";
-  EXPECT_EQ(far.got_rtp.back().size(), 12u + 160u);
-
-  // Network -> browser: PCMU in, opus with the browser's payload type out.
-  size_t before = browser.media.size();
-  for (uint16_t seq = 1; seq <= 3; ++seq) {
-    Bytes back = rtp_packet(seq, 0, 0xCAFEBABE);
-    ASSERT_TRUE(far.rtp.send(back.data(), back.size(), far.gw_rtp));
-  }
-  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return browser.media.size() >= before + 3; }))
-      << "no transcoded RTP at the browser";
-  EXPECT_EQ(browser.media.back()[1] & 0x7f, 111);
-  EXPECT_LT(browser.media.back().size(), 12u + 160u) << "opus, not G.711";
+  expect_transcoded_flow(111, 0, 1);
 
   // A digit that came by SIP INFO goes to the IMS as RFC 4733 events on its telephone-event
   // payload type, in rtcgw's own stream: reports, then three end packets.
@@ -617,6 +702,402 @@ TEST_F(AnchorTest, OpusOnlyBrowserIsTranscodedToPcmu) {
   for (const Bytes& p : far.got_rtp)
     if (p[12] == 5 && (p[13] & 0x80)) EXPECT_EQ((p[14] << 8) | p[15], 800);
   EXPECT_FALSE(a->send_dtmf(5, 0)) << "an impossible duration is refused";
+
+  // RTCP: each leg gets rtcgw's own Sender Report about the stream rtcgw sends there, with a
+  // report block about the stream it receives there (RFC 3550 6.4.1; the first report within
+  // 1-3 s). The browser's own RTCP stays on its leg; malformed RTCP is dropped and counted.
+  auto be32 = [](const Bytes& p, size_t at) {
+    return uint32_t(p[at]) << 24 | uint32_t(p[at + 1]) << 16 | uint32_t(p[at + 2]) << 8 | p[at + 3];
+  };
+  auto sender_report = [&](const std::vector<Bytes>& pkts, uint32_t ssrc, uint32_t about) {
+    for (const Bytes& p : pkts)
+      if (p.size() >= 52 && p[1] == 200 && (p[0] & 0x1f) == 1 && be32(p, 4) == ssrc &&
+          be32(p, 28) == about)
+        return true;
+    return false;
+  };
+  ASSERT_TRUE(pump([&] { poll_all(); },
+                   [&] { return sender_report(far.got_rtcp, ssrc_events, 0xCAFEBABE); }, 8000))
+      << "no SR from rtcgw's stream about the far end's stream at the network RTCP port";
+  std::vector<Bytes> browser_rtcp;
+  ASSERT_TRUE(pump([&] { poll_all(); },
+                   [&] {
+                     browser_rtcp.clear();
+                     for (const Bytes& p : browser.media)
+                       if (classify(p.data(), p.size()) == PacketKind::kRtcp)
+                         browser_rtcp.push_back(p);
+                     return !browser_rtcp.empty() && browser_rtcp.back()[1] == 200 &&
+                            be32(browser_rtcp.back(), 28) == 0x11223344;
+                   },
+                   8000))
+      << "no SRTCP Sender Report about the browser's stream reached the browser";
+  Endpoint gw_rtcp = Endpoint::from("127.0.0.1", uint16_t(net.rtcp_port));
+  // An SR whose length field says far beyond the end of the datagram.
+  const uint8_t bad[] = {0x81, 200, 0x00, 0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  ASSERT_TRUE(far.rtcp.send(bad, sizeof bad, gw_rtcp));
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return dropped("rtcp_malformed") >= 1; }));
+}
+
+// Issue 4, calls from the core: the core offers PCMU only, the browser leg may carry opus only.
+// The browser is offered opus, the core is answered PCMU with its own payload types, and the
+// audio is transcoded both ways.
+TEST_F(AnchorTest, CoreOffersPcmuOnlyAndTheOpusBrowserIsTranscoded) {
+  cfg.transcoding.browser_codecs = {"opus"};
+  make();
+  std::string err;
+  Anchor* a = anchors->create("call-core-opus", 9, err);
+  ASSERT_NE(a, nullptr) << err;
+  sdp::Result offer = a->network_sdp(core_sdp("0 101"), false);
+  ASSERT_TRUE(offer.ok) << offer.error;
+  EXPECT_NE(offer.sdp.find("UDP/TLS/RTP/SAVPF 111 110\r\n"), std::string::npos) << offer.sdp;
+  EXPECT_EQ(offer.sdp.find("PCMU"), std::string::npos) << "the browser is offered opus only";
+  EXPECT_FALSE(a->transcoding()) << "nothing runs before the answer";
+
+  sdp::Result answer = a->browser_sdp(browser_opus_answer(), false);
+  ASSERT_TRUE(answer.ok) << answer.error;
+  sdp::NetworkMedia net = sdp::describe_network(answer.sdp);
+  ASSERT_TRUE(net.ok) << net.error;
+  EXPECT_EQ(net.payload_types, (std::vector<int>{0, 101})) << answer.sdp;
+  EXPECT_EQ(answer.sdp.find("opus"), std::string::npos) << answer.sdp;
+  EXPECT_TRUE(a->established());
+  EXPECT_TRUE(a->transcoding());
+  far.gw_rtp = Endpoint::from("127.0.0.1", net.rtp_port);
+
+  connect(offer.sdp, DtlsRole::kClient);
+  expect_transcoded_flow(111, 0, 1);
+  // The core's telephone-event was answered: INFO digits reach it as RFC 4733 events.
+  ASSERT_TRUE(a->send_dtmf(7, 60));
+  auto ends = [&] {
+    int n = 0;
+    for (const Bytes& p : far.got_rtp)
+      n += p.size() == 16 && (p[1] & 0x7f) == 101 && p[12] == 7 && (p[13] & 0x80);
+    return n;
+  };
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return ends() == 3; }))
+      << "no RFC 4733 end packets on the core's payload type";
+}
+
+// A browser answer with nothing rtcgw offered is refused; the offer stays open for a usable one.
+TEST_F(AnchorTest, BrowserAnswerWithoutItsCodecsIs488) {
+  cfg.transcoding.browser_codecs = {"opus"};
+  make();
+  std::string err;
+  Anchor* a = anchors->create("call-core-bad", 9, err);
+  ASSERT_NE(a, nullptr) << err;
+  ASSERT_TRUE(a->network_sdp(core_sdp("0 101"), false).ok);
+  sdp::Result r = a->browser_sdp(browser_answer("active"), false);  // PCMU: not offered
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.sip_status, 488);
+  EXPECT_FALSE(a->transcoding());
+  EXPECT_TRUE(a->offer_pending());
+}
+
+// Re-offers from the core switch between relaying and transcoding either way; one that
+// changes nothing keeps the running transcoder (its stream towards the IMS goes on). Then the
+// browser's re-offers do the same on the call the core made.
+TEST_F(AnchorTest, ReOffersSwitchBetweenRelayAndTranscoding) {
+  cfg.transcoding.browser_codecs = {"opus", "PCMU"};  // network_codecs: PCMU, PCMA
+  make();
+  std::string err;
+  Anchor* a = anchors->create("call-flip", 9, err);
+  ASSERT_NE(a, nullptr) << err;
+  auto negotiate = [&](const std::string& pts, const std::string& answer) {
+    sdp::Result offer = a->network_sdp(core_sdp(pts), false);
+    EXPECT_TRUE(offer.ok) << offer.error;
+    sdp::Result r = a->browser_sdp(answer, false);
+    EXPECT_TRUE(r.ok) << r.error;
+    far.gw_rtp = Endpoint::from("127.0.0.1", sdp::describe_network(r.sdp).rtp_port);
+    return offer.sdp;
+  };
+
+  // PCMA only: the browser may not carry it, so opus <-> PCMA.
+  std::string first = negotiate("8 101", browser_opus_answer());
+  ASSERT_TRUE(a->transcoding());
+  connect(first, DtlsRole::kClient);
+  uint32_t ssrc = 0, again = 0;
+  expect_transcoded_flow(111, 8, 1, &ssrc);
+
+  negotiate("8 101", browser_opus_answer());
+  ASSERT_TRUE(a->transcoding());
+  expect_transcoded_flow(111, 8, 10, &again);
+  EXPECT_EQ(again, ssrc) << "the same codecs keep the running transcoder";
+
+  // PCMU is allowed on both legs: relayed, packets unchanged.
+  std::string relay = negotiate("0 101", browser_answer("active"));
+  EXPECT_NE(relay.find("UDP/TLS/RTP/SAVPF 0 101"), std::string::npos) << relay;
+  EXPECT_FALSE(a->transcoding());
+  expect_media_flows(100);
+
+  // And back to transcoding.
+  negotiate("8 101", browser_opus_answer());
+  EXPECT_TRUE(a->transcoding());
+  expect_transcoded_flow(111, 8, 200);
+
+  // Re-offers from the browser switch the same way: its full offer shares PCMU with the core,
+  // its opus-only offer does not.
+  ASSERT_TRUE(a->browser_sdp(browser_offer(), false).ok);
+  ASSERT_TRUE(a->network_sdp(core_sdp("0 101"), false).ok);
+  EXPECT_FALSE(a->transcoding());
+  expect_media_flows(300);
+  std::string opus_only =
+      replace_line(browser_offer(), "m=audio", "m=audio 9 UDP/TLS/RTP/SAVPF 111 110");
+  ASSERT_TRUE(a->browser_sdp(opus_only, false).ok);
+  ASSERT_TRUE(a->network_sdp(core_sdp("0 101"), false).ok);
+  EXPECT_TRUE(a->transcoding());
+  expect_transcoded_flow(111, 0, 400);
+  EXPECT_EQ(metrics.counter_value("rtcgw_dtls_handshakes_total", "result=\"ok\""), 1)
+      << "re-offers keep the DTLS association";
+}
+
+// The negotiation matrix through the anchor, both directions: a codec allowed on both legs is
+// relayed, disjoint lists are transcoded, and nothing usable is 488 to the offer's sender.
+TEST_F(AnchorTest, NegotiationMatrixBothDirections) {
+  using Names = std::vector<std::string>;
+  enum Want { kRelay, kTranscode, kRefused };
+  struct Case {
+    const char* name;
+    bool from_core;
+    Names browser_codecs, network_codecs;
+    std::string pts;
+    Want want;
+  };
+  const Names all = {"opus", "PCMU", "PCMA"}, g711 = {"PCMU", "PCMA"}, opus = {"opus"};
+  const std::vector<Case> cases = {
+      {"browser: PCMU shared", false, all, g711, "111 0 8 110 126", kRelay},
+      {"browser: opus forced", false, opus, g711, "111 0 8 110 126", kTranscode},
+      {"browser: opus only", false, all, g711, "111 110", kTranscode},
+      {"browser: G722 only", false, all, g711, "9", kRefused},
+      {"core: PCMU shared", true, all, g711, "0 8 101", kRelay},
+      {"core: opus forced", true, opus, g711, "0 8 101", kTranscode},
+      {"core: PCMA vs PCMU", true, {"PCMU"}, {"PCMA"}, "8 0 101", kTranscode},
+      {"core: G729 only", true, all, g711, "18", kRefused},
+  };
+  int n = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    anchors.reset();
+    cfg.transcoding.browser_codecs = c.browser_codecs;
+    cfg.transcoding.network_codecs = c.network_codecs;
+    make();
+    std::string err;
+    Anchor* a = anchors->create("matrix-" + std::to_string(++n), 1, err);
+    ASSERT_NE(a, nullptr) << err;
+    sdp::Result offer, answer;
+    if (c.from_core) {
+      offer = a->network_sdp(core_sdp(c.pts), false);  // 18: G.729 by its static number
+      if (offer.ok) {
+        // The browser takes the first codec it was offered (as Chrome does).
+        bool opus_first = offer.sdp.find("SAVPF 111") != std::string::npos;
+        std::string pt = opus_first                                       ? "111"
+                         : offer.sdp.find("SAVPF 8") != std::string::npos ? "8"
+                                                                          : "0";
+        answer = a->browser_sdp(
+            opus_first ? browser_opus_answer()
+                       : browser_answer(
+                             "active", pt,
+                             "a=rtpmap:" + pt + (pt == "8" ? " PCMA/8000\r\n" : " PCMU/8000\r\n")),
+            false);
+      }
+    } else {
+      std::string o =
+          replace_line(browser_offer(), "m=audio", "m=audio 9 UDP/TLS/RTP/SAVPF " + c.pts);
+      offer = a->browser_sdp(o, false);
+      if (offer.ok) {
+        // The core takes the first codec it was offered.
+        sdp::NetworkMedia net = sdp::describe_network(offer.sdp);
+        ASSERT_TRUE(net.ok) << net.error;
+        ASSERT_FALSE(net.payload_types.empty());
+        std::string pt = std::to_string(net.payload_types[0]);
+        answer = a->network_sdp(core_sdp(pt), false);
+      }
+    }
+    if (c.want == kRefused) {
+      EXPECT_FALSE(offer.ok) << offer.sdp;
+      EXPECT_EQ(offer.sip_status, 488);
+      EXPECT_FALSE(a->offer_pending());
+      continue;
+    }
+    ASSERT_TRUE(offer.ok) << offer.error;
+    ASSERT_TRUE(answer.ok) << answer.error;
+    EXPECT_EQ(a->transcoding(), c.want == kTranscode);
+    // The leg towards the core never carries opus here; the browser's only what it may.
+    const std::string& to_core = c.from_core ? answer.sdp : offer.sdp;
+    EXPECT_EQ(to_core.find("opus"), std::string::npos) << to_core;
+  }
+}
+
+// DTMF by INFO on relayed calls: the browser's PCMU relayed to an IMS that answers with or
+// without telephone-event.
+class AnchorDtmfTest : public AnchorTest {
+ protected:
+  Anchor* relayed_call(const std::string& call_id, const std::string& answer_sdp) {
+    make();
+    std::string err;
+    Anchor* a = anchors->create(call_id, 7, err);
+    EXPECT_NE(a, nullptr) << err;
+    if (!a) return nullptr;
+    sdp::Result offer = a->browser_sdp(browser_offer(), false);
+    EXPECT_TRUE(offer.ok) << offer.error;
+    far.gw_rtp = Endpoint::from("127.0.0.1", sdp::describe_network(offer.sdp).rtp_port);
+    sdp::Result answer = a->network_sdp(answer_sdp, false);
+    EXPECT_TRUE(answer.ok) << answer.error;
+    connect(answer.sdp, DtlsRole::kClient);
+    EXPECT_FALSE(a->transcoding());
+    return a;
+  }
+  // The browser's PCMU (payload 0xAB) every 20 ms or so for `ms`, numbered on from seq_.
+  void talk(int ms) {
+    for (int i = 0; i < ms / 20; ++i) {
+      ASSERT_TRUE(browser.send_rtp(rtp_packet(seq_++)));
+      pump([&] { poll_all(); }, [] { return false; }, 20);
+    }
+  }
+  std::string answer_without_events() {
+    std::string s = replace_line(far.sdp(true), "m=audio",
+                                 "m=audio " + std::to_string(far.rtp.port()) + " RTP/AVP 0");
+    return replace_line(s, "a=rtpmap:126", "a=ptime:20");
+  }
+  static uint16_t seq_of(const Bytes& p) { return uint16_t(p[2] << 8 | p[3]); }
+  uint16_t seq_ = 1;
+};
+
+TEST_F(AnchorDtmfTest, InfoDigitOnARelayedCallIsInjectedIntoTheBrowsersStream) {
+  Anchor* a = relayed_call("call-relay-dtmf", far.sdp(true));
+  ASSERT_NE(a, nullptr);
+  EXPECT_FALSE(a->send_dtmf(5, 100)) << "no browser RTP to inject into yet: the INFO goes on";
+  talk(100);
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= 5; }));
+  ASSERT_TRUE(a->send_dtmf(5, 100));
+  talk(400);
+  auto is_event = [](const Bytes& p) { return (p[1] & 0x7f) == 126; };
+  auto ends = [&] {
+    int n = 0;
+    for (const Bytes& p : far.got_rtp) n += is_event(p) && p.size() == 16 && (p[13] & 0x80);
+    return n;
+  };
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return ends() == 3; })) << "no three end packets";
+  std::vector<Bytes> events;
+  for (const Bytes& p : far.got_rtp)
+    if (is_event(p)) events.push_back(p);
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events[0][1], 0x80 | 126) << "marker on the first report, the IMS's event PT";
+  for (const Bytes& e : events) {
+    EXPECT_EQ(e[12], 5);
+    EXPECT_EQ(Bytes(e.begin() + 8, e.begin() + 12), (Bytes{0x11, 0x22, 0x33, 0x44}))
+        << "the browser's SSRC";
+  }
+  EXPECT_EQ((events.back()[14] << 8) | events.back()[15], 800) << "100 ms at 8000 Hz";
+  // Audio and events in the order they came (loopback keeps it): one contiguous numbering,
+  // and some of the browser's audio (under the digit) not relayed.
+  for (size_t i = 1; i < far.got_rtp.size(); ++i)
+    ASSERT_EQ(seq_of(far.got_rtp[i]), uint16_t(seq_of(far.got_rtp[i - 1]) + 1)) << "packet " << i;
+  EXPECT_LT(far.got_rtp.size() - events.size(), size_t(seq_ - 1)) << "no audio was dropped";
+}
+
+TEST_F(AnchorDtmfTest, InfoDigitWithoutTelephoneEventAndInbandOffIsRefused) {
+  cfg.dtmf.inband = false;
+  Anchor* a = relayed_call("call-relay-no-inband", answer_without_events());
+  ASSERT_NE(a, nullptr);
+  talk(60);
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= 3; }));
+  EXPECT_FALSE(a->send_dtmf(5, 100)) << "dtmf.inband: false, and no telephone-event";
+}
+
+TEST_F(AnchorDtmfTest, InfoDigitOnARelayedCallWithoutTelephoneEventIsPlayedInBand) {
+  Anchor* a = relayed_call("call-relay-inband", answer_without_events());
+  ASSERT_NE(a, nullptr);
+  talk(60);
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= 3; }));
+  ASSERT_TRUE(a->send_dtmf(5, 200));  // 770 + 1336 Hz
+  talk(400);
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= size_t(seq_ - 1); }));
+  // Every packet relayed, numbers and timestamps the browser's, PCMU; the tone's packets are the
+  // ones whose payload is no longer the browser's 0xAB.
+  std::vector<int16_t> tone;
+  for (size_t i = 0; i < far.got_rtp.size(); ++i) {
+    const Bytes& p = far.got_rtp[i];
+    ASSERT_EQ(size_t(seq_of(p)), i + 1);
+    EXPECT_EQ(p[1] & 0x7f, 0);
+    if (std::all_of(p.begin() + 12, p.end(), [](uint8_t b) { return b == 0xAB; })) continue;
+    std::vector<int16_t> x(p.size() - 12);
+    codec::g711_decode(codec::G711Law::kUlaw, p.data() + 12, x.size(), x.data());
+    tone.insert(tone.end(), x.begin(), x.end());
+  }
+  ASSERT_EQ(tone.size(), 1600u) << "200 ms of tone";
+  auto goertzel = [&](double f) {
+    double w = 2 * M_PI * f / 8000, c = 2 * std::cos(w), s1 = 0, s2 = 0;
+    for (size_t i = 160; i < 800; ++i) {
+      double s0 = tone[i] + c * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    return s1 * s1 + s2 * s2 - c * s1 * s2;
+  };
+  double lo = goertzel(770), hi = goertzel(1336);
+  EXPECT_GT(lo, 1e9);
+  EXPECT_GT(hi, 1e9);
+  for (double f : {697.0, 852.0, 941.0, 1209.0, 1477.0, 1633.0}) {
+    EXPECT_GT(lo, 100 * goertzel(f)) << f;
+    EXPECT_GT(hi, 100 * goertzel(f)) << f;
+  }
+}
+
+TEST_F(AnchorDtmfTest, InfoDigitOnATranscodedCallWithoutTelephoneEventIsPlayedInBand) {
+  make();
+  std::string err;
+  Anchor* a = anchors->create("call-opus-inband", 7, err);
+  ASSERT_NE(a, nullptr) << err;
+  std::string offer_sdp =
+      replace_line(browser_offer(), "m=audio", "m=audio 9 UDP/TLS/RTP/SAVPF 111 110");
+  sdp::Result offer = a->browser_sdp(offer_sdp, false);
+  ASSERT_TRUE(offer.ok) << offer.error;
+  far.gw_rtp = Endpoint::from("127.0.0.1", sdp::describe_network(offer.sdp).rtp_port);
+  sdp::Result answer = a->network_sdp(answer_without_events(), false);
+  ASSERT_TRUE(answer.ok) << answer.error;
+  connect(answer.sdp, DtlsRole::kClient);
+  ASSERT_TRUE(a->transcoding());
+  ASSERT_TRUE(a->send_dtmf(1, 200));  // 697 + 1209 Hz, in rtcgw's PCMU towards the IMS
+  // The browser's Opus (silence): the frames the transcoder sends on carry the tone instead.
+  auto enc = codec::OpusEnc::make(48000, codec::OpusParams{}, err);
+  ASSERT_TRUE(enc) << err;
+  std::vector<int16_t> silence(960, 0);
+  for (uint16_t seq = 1; seq <= 20; ++seq) {
+    uint8_t payload[400];
+    int n = enc->encode(silence.data(), 960, payload, sizeof payload);
+    ASSERT_GT(n, 0);
+    Bytes rtp = rtp_packet(seq, 111);
+    rtp.resize(12);
+    uint32_t ts = seq * 960u;
+    for (int i = 0; i < 4; ++i) rtp[4 + i] = uint8_t(ts >> (24 - 8 * i));
+    rtp.insert(rtp.end(), payload, payload + n);
+    ASSERT_TRUE(browser.send_rtp(rtp));
+    pump([&] { poll_all(); }, [] { return false; }, 20);
+  }
+  ASSERT_TRUE(pump([&] { poll_all(); }, [&] { return far.got_rtp.size() >= 10; }));
+  std::vector<int16_t> pcm;
+  for (const Bytes& p : far.got_rtp) {
+    ASSERT_EQ(p[1] & 0x7f, 0) << "PCMU only: no telephone-event towards this IMS";
+    std::vector<int16_t> x(p.size() - 12);
+    codec::g711_decode(codec::G711Law::kUlaw, p.data() + 12, x.size(), x.data());
+    pcm.insert(pcm.end(), x.begin(), x.end());
+  }
+  ASSERT_GE(pcm.size(), 1600u);
+  auto goertzel = [&](double f) {
+    double w = 2 * M_PI * f / 8000, c = 2 * std::cos(w), s1 = 0, s2 = 0;
+    for (size_t i = 0; i < 1600; ++i) {
+      double s0 = pcm[i] + c * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    return s1 * s1 + s2 * s2 - c * s1 * s2;
+  };
+  double lo = goertzel(697), hi = goertzel(1209);
+  EXPECT_GT(lo, 1e9);
+  EXPECT_GT(hi, 1e9);
+  for (double f : {770.0, 852.0, 941.0, 1336.0, 1477.0, 1633.0}) {
+    EXPECT_GT(lo, 100 * goertzel(f)) << f;
+    EXPECT_GT(hi, 100 * goertzel(f)) << f;
+  }
 }
 
 }  // namespace
