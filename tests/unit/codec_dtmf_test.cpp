@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "codec/dtmf.hpp"
+#include "codec_signals.hpp"
 
 namespace rtcgw::codec {
 namespace {
+
+using testing::goertzel;
 
 TEST(CodecDtmf, DigitsAndEvents) {
   const std::string digits = "0123456789*#ABCD!";
@@ -210,16 +213,6 @@ TEST(CodecDtmf, EventSenderLongEventSegmentsAt48k) {
     EXPECT_EQ(p[i].timestamp, 0xFFFFFF00u + 65535u);  // wraps: the next segment's start
     EXPECT_EQ(p[i].payload.duration, 96000 - 65535);
   }
-}
-
-double goertzel(const int16_t* x, int n, double f, int rate) {
-  double w = 2 * M_PI * f / rate, c = 2 * std::cos(w), s1 = 0, s2 = 0;
-  for (int i = 0; i < n; ++i) {
-    double s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return s1 * s1 + s2 * s2 - c * s1 * s2;
 }
 
 TEST(CodecDtmf, ToneGeneratorHasBothFrequencies) {

@@ -118,16 +118,6 @@ inline std::vector<int16_t> voiced(int rate, int n) {
   return x;
 }
 
-inline double goertzel(const int16_t* x, int n, double f, int rate) {
-  double w = 2 * M_PI * f / rate, c = 2 * std::cos(w), s1 = 0, s2 = 0;
-  for (int i = 0; i < n; ++i) {
-    double s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return std::max(0.0, s1 * s1 + s2 * s2 - c * s1 * s2);
-}
-
 // The delay of y against x (0..max_lag samples) maximising the correlation over x[from, +len).
 inline int align(const std::vector<int16_t>& x, const std::vector<int16_t>& y, int from, int len,
                  int max_lag) {

@@ -2,32 +2,26 @@
 // is a libnice agent (full ICE, as browsers are) carrying the project's DTLS client and SRTP,
 // the "network far end" plain UDP. Both call directions: the browser's offer makes rtcgw the
 // controlled agent, rtcgw's offer the controlling one; media must cross both ways unchanged.
-#include <agent.h>
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "media/anchors.hpp"
-#include "media/demux.hpp"
+#include "media_anchor_fixtures.hpp"
+#include "nice_peer.hpp"
 #include "rtcgw/metrics.hpp"
 #include "sdp_fixtures.hpp"
 
 namespace rtcgw::media {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-std::string replace_line(std::string sdp, const std::string& prefix, const std::string& line) {
-  size_t at = sdp.find(prefix);
-  EXPECT_NE(at, std::string::npos) << prefix;
-  if (at == std::string::npos) return sdp;
-  size_t end = sdp.find('\n', at);
-  return sdp.replace(at, end - at, line + "\r");
-}
+using testing::Bytes;
+using testing::FarEnd;
+using testing::replace_line;
+using testing::rtp_packet;
 
 // Runs the default context (Anchors' poller, timers and both libnice agents live there) and
 // `step` until `done`, 10 s at most: a bound against hanging, not a speed requirement.
@@ -44,167 +38,26 @@ bool pump(const std::function<void()>& step, const std::function<bool()>& done,
   }
 }
 
-Bytes rtp_packet(uint16_t seq, uint8_t pt = 0, uint32_t ssrc = 0x11223344) {
-  Bytes p(12 + 160, 0xAB);
-  p[0] = 0x80;
-  p[1] = pt;
-  p[2] = uint8_t(seq >> 8);
-  p[3] = uint8_t(seq);
-  uint32_t ts = seq * 160u;
-  for (int i = 0; i < 4; ++i) p[4 + i] = uint8_t(ts >> (24 - 8 * i));
-  for (int i = 0; i < 4; ++i) p[8 + i] = uint8_t(ssrc >> (24 - 8 * i));
-  return p;
-}
-
 // The browser: a full libnice agent on 127.0.0.1, DTLS and SRTP over it.
-struct NiceBrowser {
-  NiceAgent* agent = nullptr;
-  guint stream = 0;
-  gulong handler = 0;
-  bool ready = false;
-  std::unique_ptr<Certificate> cert = Certificate::generate();
-  DtlsContext ctx{*cert};
-  std::unique_ptr<DtlsSession> dtls;
-  SrtpSession srtp;
-  bool srtp_ready = false;
-  std::vector<Bytes> media;  // SRTP/SRTCP received, unprotected
+struct NiceBrowser : testing::NicePeer, testing::SecureBrowser {
+  using NicePeer::NicePeer;
+  ~NiceBrowser() override { dtls.reset(); }
 
-  explicit NiceBrowser(bool controlling) {
-    agent = nice_agent_new_full(nullptr, NICE_COMPATIBILITY_RFC5245,
-                                NICE_AGENT_OPTION_REGULAR_NOMINATION);
-    g_object_set(agent, "upnp", FALSE, "ice-tcp", FALSE, "controlling-mode", controlling, nullptr);
-    NiceAddress lo;
-    nice_address_init(&lo);
-    nice_address_set_from_string(&lo, "127.0.0.1");
-    nice_agent_add_local_address(agent, &lo);
-    stream = nice_agent_add_stream(agent, 1);
-    EXPECT_TRUE(nice_agent_gather_candidates(agent, stream));
-    nice_agent_attach_recv(agent, stream, 1, nullptr, &NiceBrowser::on_recv, this);
-    handler = g_signal_connect(agent, "component-state-changed", G_CALLBACK(&NiceBrowser::on_state),
-                               this);
-  }
-  ~NiceBrowser() {
-    dtls.reset();
-    g_signal_handler_disconnect(agent, handler);
-    nice_agent_attach_recv(agent, stream, 1, nullptr, nullptr, nullptr);
-    g_object_unref(agent);
-  }
-
-  std::string ufrag() const { return creds().first; }
-  std::string pwd() const { return creds().second; }
   std::string candidate_line() const {
-    GSList* l = nice_agent_get_local_candidates(agent, stream, 1);
-    EXPECT_NE(l, nullptr);
-    std::string s;
-    if (l != nullptr) {
-      gchar* line =
-          nice_agent_generate_local_candidate_sdp(agent, static_cast<NiceCandidate*>(l->data));
-      s = line;
-      g_free(line);
-    }
-    g_slist_free_full(l, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
-    return s;  // "a=candidate:..."
+    std::vector<std::string> c = candidates();
+    EXPECT_FALSE(c.empty());
+    return c.empty() ? "" : "a=candidate:" + c.front();
   }
   // The gateway's SDP: its credentials and candidates, as a browser reads them.
   void set_remote(const sdp::BrowserTransport& gw) {
-    ASSERT_TRUE(
-        nice_agent_set_remote_credentials(agent, stream, gw.ice_ufrag.c_str(), gw.ice_pwd.c_str()));
-    GSList* l = nullptr;
-    for (const auto& c : gw.candidates) {
-      NiceCandidate* nc =
-          nice_agent_parse_remote_candidate_sdp(agent, stream, ("a=candidate:" + c).c_str());
-      ASSERT_NE(nc, nullptr) << c;
-      l = g_slist_append(l, nc);
-    }
-    EXPECT_GT(nice_agent_set_remote_candidates(agent, stream, 1, l), 0);
-    g_slist_free_full(l, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
+    NicePeer::set_remote(gw.ice_ufrag, gw.ice_pwd, gw.candidates);
   }
-  void start_dtls(DtlsRole role, const std::string& gw_fingerprint) {
-    dtls = std::make_unique<DtlsSession>(
-        ctx, role, gw_fingerprint,
-        [this](const uint8_t* d, size_t n) {
-          nice_agent_send(agent, stream, 1, guint(n), reinterpret_cast<const gchar*>(d));
-        },
-        [this](DtlsState s) {
-          if (s == DtlsState::kConnected) {
-            std::string err;
-            srtp_ready = srtp.init(dtls->keys(), err);
-            EXPECT_TRUE(srtp_ready) << err;
-          }
-        });
-    dtls->start();
-  }
-  bool send_rtp(const Bytes& plain, bool rtcp = false) {
-    uint8_t buf[2048];
-    memcpy(buf, plain.data(), plain.size());
-    size_t len = plain.size();
-    if (!(rtcp ? srtp.protect_rtcp(buf, len) : srtp.protect_rtp(buf, len))) return false;
-    return nice_agent_send(agent, stream, 1, guint(len), reinterpret_cast<const gchar*>(buf)) ==
-           gint(len);
-  }
+
+ protected:
+  bool send_datagram(const uint8_t* data, size_t len) override { return send(data, len); }
 
  private:
-  std::pair<std::string, std::string> creds() const {
-    gchar *u = nullptr, *p = nullptr;
-    EXPECT_TRUE(nice_agent_get_local_credentials(agent, stream, &u, &p));
-    std::pair<std::string, std::string> r{u ? u : "", p ? p : ""};
-    g_free(u);
-    g_free(p);
-    return r;
-  }
-  static void on_recv(NiceAgent*, guint, guint, guint n, gchar* data, gpointer self) {
-    auto* b = static_cast<NiceBrowser*>(self);
-    auto* buf = reinterpret_cast<uint8_t*>(data);
-    size_t len = n;
-    switch (classify(buf, len)) {
-      case PacketKind::kDtls:
-        if (b->dtls) b->dtls->receive(buf, len);
-        break;
-      case PacketKind::kRtp:
-      case PacketKind::kRtcp: {
-        bool rtcp = classify(buf, len) == PacketKind::kRtcp;
-        if (b->srtp_ready &&
-            (rtcp ? b->srtp.unprotect_rtcp(buf, len) : b->srtp.unprotect_rtp(buf, len)))
-          b->media.emplace_back(buf, buf + len);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  static void on_state(NiceAgent*, guint, guint, guint state, gpointer self) {
-    static_cast<NiceBrowser*>(self)->ready =
-        state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_CONNECTED;
-  }
-};
-
-// The IMS far end: an RTP/RTCP socket pair.
-struct FarEnd {
-  UdpSocket rtp, rtcp;
-  std::vector<Bytes> got_rtp, got_rtcp;
-  Endpoint gw_rtp;
-
-  FarEnd() {
-    for (uint16_t p = 46000; p < 47000; p += 2)
-      if (rtp.bind("127.0.0.1", p) && rtcp.bind("127.0.0.1", uint16_t(p + 1))) return;
-    ADD_FAILURE() << "no free port pair for the far end";
-  }
-  void poll() {
-    uint8_t buf[2048];
-    Endpoint from;
-    for (ssize_t n; (n = rtp.recv(buf, sizeof buf, from)) >= 0;) got_rtp.emplace_back(buf, buf + n);
-    for (ssize_t n; (n = rtcp.recv(buf, sizeof buf, from)) >= 0;)
-      got_rtcp.emplace_back(buf, buf + n);
-  }
-  std::string sdp(bool answer) const {
-    return "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-           "m=audio " +
-           std::to_string(rtp.port()) + " RTP/AVP 0 " + (answer ? "126" : "101") +
-           "\r\na=rtpmap:0 PCMU/8000\r\n" +
-           (answer ? "a=rtpmap:126 telephone-event/8000\r\n"
-                   : "a=rtpmap:101 telephone-event/8000\r\n") +
-           "a=ptime:20\r\na=sendrecv\r\n";
-  }
+  void received(uint8_t* buf, size_t len) override { receive_secure(buf, len); }
 };
 
 class AnchorFullIceTest : public ::testing::Test {
@@ -259,7 +112,7 @@ class AnchorFullIceTest : public ::testing::Test {
   // ICE (both agents full), then DTLS with the browser as client, until SRTP is keyed.
   void connect(NiceBrowser& b, const sdp::BrowserTransport& gw) {
     b.set_remote(gw);
-    ASSERT_TRUE(pump([] {}, [&] { return b.ready; })) << "ICE did not connect";
+    ASSERT_TRUE(pump([] {}, [&] { return b.ready(); })) << "ICE did not connect";
     b.start_dtls(DtlsRole::kClient, gw.fingerprint);
     ASSERT_TRUE(pump([] {}, [&] { return b.srtp_ready; })) << "DTLS did not connect";
   }
@@ -284,7 +137,7 @@ class AnchorFullIceTest : public ::testing::Test {
   config::Config cfg;
   Metrics metrics;
   std::unique_ptr<Anchors> anchors;
-  FarEnd far;
+  FarEnd far{46000};
 };
 
 // The browser offers: it is controlling, rtcgw's agent controlled.
@@ -317,7 +170,7 @@ TEST_F(AnchorFullIceTest, CoreCallsTheBrowser) {
   Anchor* a = anchors->create("full-2", 9, err);
   ASSERT_NE(a, nullptr) << err;
   NiceBrowser browser(false);
-  sdp::Result offer = a->network_sdp(far.sdp(false), false);
+  sdp::Result offer = a->network_sdp(far.sdp(false, /*offer_pcma=*/false), false);
   ASSERT_TRUE(offer.ok) << offer.error;
   sdp::BrowserTransport gw = expect_full_ice(offer.sdp);
   sdp::Result answer = a->browser_sdp(browser_answer(browser), false);

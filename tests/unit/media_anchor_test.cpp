@@ -9,32 +9,29 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "codec/g711.hpp"
 #include "codec/opus.hpp"
+#include "codec_signals.hpp"
 #include "media/anchors.hpp"
 #include "media/demux.hpp"
+#include "media_anchor_fixtures.hpp"
 #include "rtcgw/metrics.hpp"
 #include "sdp_fixtures.hpp"
 
 namespace rtcgw::media {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using testing::Bytes;
+using testing::FarEnd;
+using testing::replace_line;
+using testing::rtp_packet;
 
 const std::string kBrowserUfrag = "brWs";
 const std::string kBrowserPwd = "theBrowsersPasswordIs24c";
-
-std::string replace_line(std::string sdp, const std::string& prefix, const std::string& line) {
-  size_t at = sdp.find(prefix);
-  EXPECT_NE(at, std::string::npos) << prefix;
-  size_t end = sdp.find('\n', at);
-  return sdp.replace(at, end - at, line + "\r");
-}
 
 // Turns n pumps of the default main context (where Anchors' poller and timers live) and of
 // the test's own sockets until `done` or about 10 s.
@@ -50,18 +47,6 @@ bool pump(const std::function<void()>& step, const std::function<bool()>& done,
   return false;
 }
 
-Bytes rtp_packet(uint16_t seq, uint8_t pt = 0, uint32_t ssrc = 0x11223344) {
-  Bytes p(12 + 160, 0xAB);
-  p[0] = 0x80;
-  p[1] = pt;
-  p[2] = uint8_t(seq >> 8);
-  p[3] = uint8_t(seq);
-  uint32_t ts = seq * 160u;
-  for (int i = 0; i < 4; ++i) p[4 + i] = uint8_t(ts >> (24 - 8 * i));
-  for (int i = 0; i < 4; ++i) p[8 + i] = uint8_t(ssrc >> (24 - 8 * i));
-  return p;
-}
-
 Bytes rtcp_rr(uint32_t ssrc = 0x55667788) {
   Bytes p = {0x80, 201, 0x00, 0x01, 0, 0, 0, 0};
   for (int i = 0; i < 4; ++i) p[4 + i] = uint8_t(ssrc >> (24 - 8 * i));
@@ -69,18 +54,12 @@ Bytes rtcp_rr(uint32_t ssrc = 0x55667788) {
 }
 
 // The browser: one socket, ICE checks, a DTLS session, SRTP.
-struct Browser {
+struct Browser : testing::SecureBrowser {
   UdpSocket sock;
-  std::unique_ptr<Certificate> cert = Certificate::generate();
-  DtlsContext ctx{*cert};
-  std::unique_ptr<DtlsSession> dtls;
-  SrtpSession srtp;
-  bool srtp_ready = false;
   Endpoint gw;
   StunAgent agent;
   std::string key;  // the gateway's ICE password, as the agent checks our responses with it
   int stun_ok = 0, stun_err = 0;
-  std::vector<Bytes> media;  // SRTP/SRTCP received, unprotected
 
   Browser() {
     EXPECT_TRUE(sock.bind("127.0.0.1", 0));
@@ -88,6 +67,7 @@ struct Browser {
                     static_cast<StunAgentUsageFlags>(STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS |
                                                      STUN_AGENT_USAGE_USE_FINGERPRINT));
   }
+  ~Browser() override { dtls.reset(); }
 
   void check(const sdp::BrowserTransport& gw_sdp, const std::string& pwd) {
     key = pwd;
@@ -102,87 +82,22 @@ struct Browser {
     ASSERT_TRUE(sock.send(buf, n, gw));
   }
 
-  void start_dtls(DtlsRole role, const std::string& gw_fingerprint) {
-    dtls = std::make_unique<DtlsSession>(
-        ctx, role, gw_fingerprint, [this](const uint8_t* d, size_t n) { sock.send(d, n, gw); },
-        [this](DtlsState s) {
-          if (s == DtlsState::kConnected) {
-            std::string err;
-            srtp_ready = srtp.init(dtls->keys(), err);
-            EXPECT_TRUE(srtp_ready) << err;
-          }
-        });
-    dtls->start();
-  }
-
   void poll() {
     uint8_t buf[2048];
     Endpoint from;
     for (;;) {
       ssize_t n = sock.recv(buf, 1500, from);
       if (n < 0) return;
-      switch (classify(buf, size_t(n))) {
-        case PacketKind::kStun:
-          // A success response is class 0x0101.
-          (buf[0] == 0x01 && buf[1] == 0x01 ? stun_ok : stun_err)++;
-          break;
-        case PacketKind::kDtls:
-          if (dtls) dtls->receive(buf, size_t(n));
-          break;
-        case PacketKind::kRtp:
-        case PacketKind::kRtcp: {
-          size_t len = size_t(n);
-          bool rtcp = classify(buf, len) == PacketKind::kRtcp;
-          if (srtp_ready && (rtcp ? srtp.unprotect_rtcp(buf, len) : srtp.unprotect_rtp(buf, len)))
-            media.emplace_back(buf, buf + len);
-          break;
-        }
-        default:
-          break;
-      }
+      if (classify(buf, size_t(n)) == PacketKind::kStun)
+        // A success response is class 0x0101.
+        (buf[0] == 0x01 && buf[1] == 0x01 ? stun_ok : stun_err)++;
+      else
+        receive_secure(buf, size_t(n));
     }
   }
 
-  bool send_rtp(const Bytes& plain, bool rtcp = false, Bytes* sent = nullptr,
-                bool transmit = true) {
-    uint8_t buf[2048];
-    memcpy(buf, plain.data(), plain.size());
-    size_t len = plain.size();
-    if (!(rtcp ? srtp.protect_rtcp(buf, len) : srtp.protect_rtp(buf, len))) return false;
-    if (sent) sent->assign(buf, buf + len);
-    return !transmit || sock.send(buf, len, gw);
-  }
-};
-
-// The IMS far end: an RTP/RTCP socket pair.
-struct FarEnd {
-  UdpSocket rtp, rtcp;
-  std::vector<Bytes> got_rtp, got_rtcp;
-  Endpoint gw_rtp, gw_rtcp;
-
-  FarEnd() {
-    for (uint16_t p = 47000; p < 48000; p += 2)
-      if (rtp.bind("127.0.0.1", p) && rtcp.bind("127.0.0.1", uint16_t(p + 1))) return;
-    ADD_FAILURE() << "no free port pair for the far end";
-  }
-  void poll() {
-    uint8_t buf[2048];
-    Endpoint from;
-    for (ssize_t n; (n = rtp.recv(buf, sizeof buf, from)) >= 0;) got_rtp.emplace_back(buf, buf + n);
-    for (ssize_t n; (n = rtcp.recv(buf, sizeof buf, from)) >= 0;)
-      got_rtcp.emplace_back(buf, buf + n);
-  }
-  std::string sdp(bool answer) const {
-    std::string s =
-        "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-        "m=audio " +
-        std::to_string(rtp.port()) + " RTP/AVP 0 " + (answer ? "126" : "8 101") +
-        "\r\na=rtpmap:0 PCMU/8000\r\n" +
-        (answer ? "a=rtpmap:126 telephone-event/8000\r\n"
-                : "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n") +
-        "a=ptime:20\r\na=sendrecv\r\n";
-    return s;
-  }
+ protected:
+  bool send_datagram(const uint8_t* data, size_t len) override { return sock.send(data, len, gw); }
 };
 
 class AnchorTest : public ::testing::Test {
@@ -351,7 +266,7 @@ class AnchorTest : public ::testing::Test {
   Metrics metrics;
   std::unique_ptr<Anchors> anchors;
   Browser browser;
-  FarEnd far;
+  FarEnd far{47000};
 };
 
 TEST_F(AnchorTest, BrowserCallsTheCoreAndMediaCrossesBothWays) {
@@ -700,7 +615,9 @@ TEST_F(AnchorTest, OpusOnlyBrowserIsTranscodedToPcmu) {
   EXPECT_EQ(ssrc_events, ssrc_last) << "events go in rtcgw's one stream towards the IMS";
   // The end packets of the 5 say 100 ms at 8000 Hz.
   for (const Bytes& p : far.got_rtp)
-    if (p[12] == 5 && (p[13] & 0x80)) EXPECT_EQ((p[14] << 8) | p[15], 800);
+    if (p[12] == 5 && (p[13] & 0x80)) {
+      EXPECT_EQ((p[14] << 8) | p[15], 800);
+    }
   EXPECT_FALSE(a->send_dtmf(5, 0)) << "an impossible duration is refused";
 
   // RTCP: each leg gets rtcgw's own Sender Report about the stream rtcgw sends there, with a
@@ -1024,22 +941,7 @@ TEST_F(AnchorDtmfTest, InfoDigitOnARelayedCallWithoutTelephoneEventIsPlayedInBan
     tone.insert(tone.end(), x.begin(), x.end());
   }
   ASSERT_EQ(tone.size(), 1600u) << "200 ms of tone";
-  auto goertzel = [&](double f) {
-    double w = 2 * M_PI * f / 8000, c = 2 * std::cos(w), s1 = 0, s2 = 0;
-    for (size_t i = 160; i < 800; ++i) {
-      double s0 = tone[i] + c * s1 - s2;
-      s2 = s1;
-      s1 = s0;
-    }
-    return s1 * s1 + s2 * s2 - c * s1 * s2;
-  };
-  double lo = goertzel(770), hi = goertzel(1336);
-  EXPECT_GT(lo, 1e9);
-  EXPECT_GT(hi, 1e9);
-  for (double f : {697.0, 852.0, 941.0, 1209.0, 1477.0, 1633.0}) {
-    EXPECT_GT(lo, 100 * goertzel(f)) << f;
-    EXPECT_GT(hi, 100 * goertzel(f)) << f;
-  }
+  codec::testing::expect_dtmf_tone(tone, 160, 640, 770, 1336);
 }
 
 TEST_F(AnchorDtmfTest, InfoDigitOnATranscodedCallWithoutTelephoneEventIsPlayedInBand) {
@@ -1082,22 +984,7 @@ TEST_F(AnchorDtmfTest, InfoDigitOnATranscodedCallWithoutTelephoneEventIsPlayedIn
     pcm.insert(pcm.end(), x.begin(), x.end());
   }
   ASSERT_GE(pcm.size(), 1600u);
-  auto goertzel = [&](double f) {
-    double w = 2 * M_PI * f / 8000, c = 2 * std::cos(w), s1 = 0, s2 = 0;
-    for (size_t i = 0; i < 1600; ++i) {
-      double s0 = pcm[i] + c * s1 - s2;
-      s2 = s1;
-      s1 = s0;
-    }
-    return s1 * s1 + s2 * s2 - c * s1 * s2;
-  };
-  double lo = goertzel(697), hi = goertzel(1209);
-  EXPECT_GT(lo, 1e9);
-  EXPECT_GT(hi, 1e9);
-  for (double f : {770.0, 852.0, 941.0, 1336.0, 1477.0, 1633.0}) {
-    EXPECT_GT(lo, 100 * goertzel(f)) << f;
-    EXPECT_GT(hi, 100 * goertzel(f)) << f;
-  }
+  codec::testing::expect_dtmf_tone(pcm, 0, 1600, 697, 1209);
 }
 
 }  // namespace

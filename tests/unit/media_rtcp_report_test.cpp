@@ -188,11 +188,13 @@ Decoded build(RtcpReport& r, int64_t now, bool bye = false) {
 
 // Peer packets from seq `from` to `to` inclusive (16-bit wrap), 20 ms apart at 8 kHz,
 // arriving exactly on time.
+// One packet of the peer's arriving at `now`.
+void receive(RtcpReport& r, const Bytes& p, int64_t now) { r.on_received(p.data(), p.size(), now); }
+
 void receive_run(RtcpReport& r, uint32_t from, uint32_t to, int64_t& now, uint32_t& ts,
                  uint32_t ssrc = kPeerSsrc) {
   for (uint32_t s = from; s <= to; ++s) {
-    Bytes p = rtp(uint16_t(s), ts, ssrc);
-    r.on_received(p.data(), p.size(), now);
+    receive(r, rtp(uint16_t(s), ts, ssrc), now);
     now += 20000;
     ts += 160;
   }
@@ -232,8 +234,7 @@ TEST(RtcpReport, ProbationThenValid) {
   receive_run(r, 500, 500, now, ts);
   EXPECT_FALSE(r.peer().valid);
   // Out of sequence during probation: starts again.
-  Bytes odd = rtp(700, ts, kPeerSsrc);
-  r.on_received(odd.data(), odd.size(), now);
+  receive(r, rtp(700, ts, kPeerSsrc), now);
   EXPECT_FALSE(r.peer().valid);
   // Not yet received: an RR with no report block.
   Decoded d = build(r, now);
@@ -281,23 +282,19 @@ TEST(RtcpReport, JumpsResyncOnlyWhenTheNextPacketFollows) {
   receive_run(r, 100, 120, now, ts);
   uint32_t before = r.peer().received;
   // A jump beyond MAX_DROPOUT: not counted, not taken as the highest.
-  Bytes far = rtp(9000, ts, kPeerSsrc);
-  r.on_received(far.data(), far.size(), now);
+  receive(r, rtp(9000, ts, kPeerSsrc), now);
   EXPECT_EQ(r.peer().received, before);
   EXPECT_EQ(r.peer().extended_max, 120u);
   // Late packets (within MAX_MISORDER) are counted, the highest stays.
-  Bytes late = rtp(110, ts, kPeerSsrc);
-  r.on_received(late.data(), late.size(), now);
+  receive(r, rtp(110, ts, kPeerSsrc), now);
   EXPECT_EQ(r.peer().received, before + 1);
   EXPECT_EQ(r.peer().extended_max, 120u);
   // The packet after the jump confirms it: the source restarted (A.1 init_seq).
-  Bytes next = rtp(9001, ts, kPeerSsrc);
-  r.on_received(next.data(), next.size(), now);
+  receive(r, rtp(9001, ts, kPeerSsrc), now);
   EXPECT_EQ(r.peer().received, 1u);
   EXPECT_EQ(r.peer().extended_max, 9001u);
   // A new SSRC starts over, with probation.
-  Bytes other = rtp(5, ts, 0x0BADBEEF);
-  r.on_received(other.data(), other.size(), now);
+  receive(r, rtp(5, ts, 0x0BADBEEF), now);
   EXPECT_FALSE(r.peer().valid);
   EXPECT_EQ(r.peer().ssrc, 0x0BADBEEFu);
 }
@@ -365,8 +362,7 @@ TEST(RtcpReport, JitterHandComputed) {
 
   // Packets repeating the previous timestamp (telephone-event updates) add no sample even when
   // they arrive late; a new timestamp does.
-  Bytes ev = rtp(10, 5000 + 160 * 7, kPeerSsrc);
-  r.on_received(ev.data(), ev.size(), kT0 + 200000);
+  receive(r, rtp(10, 5000 + 160 * 7, kPeerSsrc), kT0 + 200000);
   EXPECT_EQ(r.peer().jitter, 7u);
 
   // The same at 48 kHz: 10 ms late is 480 ticks: 480/16 = 30, then 30 + (480 - 30)/16 -> 58.
