@@ -198,8 +198,12 @@ sdp::Result Anchor::network_sdp(std::string_view body, bool provisional) {
   leg.setup = "actpass";
   sdp::NetworkChoice net = sdp::pick_network_codec(body, sh_.browser_codecs, sh_.network_codecs);
   bool transcode = !net.shared && !net.codec.empty();
+  // Neither a codec both lists allow nor one of network_codecs to transcode from: relayed only
+  // when it is opus and media.opus_to_network lets opus into the IMS, else refused (488).
+  if (!net.shared && net.codec.empty() && !sh_.policy.allow_opus_to_network)
+    return rejected("network SDP: no codec of transcoding.network_codecs offered");
   sdp::Result r = transcode ? sdp::to_browser_offer_transcoding(body, leg, sh_.browser_codecs)
-                            : sdp::to_browser_offer(body, leg);
+                            : sdp::to_browser_offer(body, leg, sh_.policy);
   if (!r.ok) return r;
   apply_network(m);
   transcode_offer_ = transcode;

@@ -20,6 +20,8 @@ Anchors::Anchors(const config::Config& cfg, Metrics& metrics)
   dtls_ = std::make_unique<DtlsContext>(*cert_);
   sdp::CodecPolicy policy;
   policy.allow_opus_to_network = cfg.media.opus_to_network;
+  policy.network_codecs = cfg.transcoding.network_codecs;
+  policy.browser_codecs = cfg.transcoding.browser_codecs;
   std::string advertised =
       cfg.media.advertised_address.empty() ? cfg.media.address : cfg.media.advertised_address;
   codec::OpusParams opus;

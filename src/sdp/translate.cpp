@@ -68,13 +68,20 @@ unsigned audio_as(const std::string& address) {
 
 // What the IMS takes: G.711, opus by policy, and telephone-event at the clock rate of a kept
 // codec (RFC 4733 section 2.3.1), one per rate, 8000 Hz preferred. Browser order is kept.
+// Whether `c` is in a configured codec list (empty: no restriction).
+bool listed(const Codec& c, const std::vector<std::string>& names) {
+  return names.empty() || std::any_of(names.begin(), names.end(),
+                                      [&](const std::string& n) { return iequals(n, c.encoding); });
+}
+
 std::vector<Codec> network_codecs(const std::vector<Codec>& in, const CodecPolicy& policy) {
-  bool g711 = std::any_of(in.begin(), in.end(), is_g711);
+  auto g711_ok = [&](const Codec& c) { return is_g711(c) && listed(c, policy.network_codecs); };
+  bool g711 = std::any_of(in.begin(), in.end(), g711_ok);
   bool opus = policy.allow_opus_to_network && std::any_of(in.begin(), in.end(), is_opus);
   std::vector<Codec> out;
   bool dtmf8k = false, dtmf48k = false;
   for (const auto& c : in) {
-    if (is_g711(c) || (opus && is_opus(c))) {
+    if (g711_ok(c) || (opus && is_opus(c))) {
       out.push_back(c);
     } else if (is_dtmf(c) && c.rate == 8000 && g711 && !dtmf8k) {
       dtmf8k = true;
@@ -89,10 +96,11 @@ std::vector<Codec> network_codecs(const std::vector<Codec>& in, const CodecPolic
 
 // What the browser can decode without transcoding; telephone-event only at the clock rate
 // of a kept codec.
-std::vector<Codec> browser_codecs(const std::vector<Codec>& in) {
-  auto decodable = [](const Codec& c) {
-    return is_g711(c) || is_opus(c) || (iequals(c.encoding, "G722") && c.rate == 8000) ||
-           (is_cn(c) && c.rate == 8000);
+std::vector<Codec> browser_codecs(const std::vector<Codec>& in, const CodecPolicy& policy) {
+  auto decodable = [&](const Codec& c) {
+    bool media = is_g711(c) || is_opus(c) || (iequals(c.encoding, "G722") && c.rate == 8000);
+    return (media && listed(c, policy.browser_codecs)) ||
+           (is_cn(c) && c.rate == 8000 && policy.browser_codecs.empty());
   };
   std::vector<Codec> out;
   for (const auto& c : in) {
@@ -276,7 +284,8 @@ Result to_browser_answer(std::string_view network_answer, std::string_view brows
   return finish(w.text() + media.text());
 }
 
-Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg) {
+Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg,
+                        const CodecPolicy& policy) {
   std::string err;
   auto s = detail::parse(network_offer, err);
   if (!s) return fail("network offer: " + err);
@@ -287,7 +296,8 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg) {
     const Media& m = s->media[i];
     std::string mid = i < leg.mids.size() && !leg.mids[i].empty() ? leg.mids[i] : std::to_string(i);
     std::vector<Codec> cs;
-    if (!bridged && m.type == "audio" && !m.rejected && plain_rtp(m)) cs = browser_codecs(m.codecs);
+    if (!bridged && m.type == "audio" && !m.rejected && plain_rtp(m))
+      cs = browser_codecs(m.codecs, policy);
     if (!usable(cs)) {
       media.m_line(m.type, 0, m.is_rtp() ? kWebRtcProto : m.proto,
                    m.is_rtp() ? rtp_formats(m.formats) : m.formats);

@@ -57,6 +57,11 @@ struct BrowserLeg {
 
 struct CodecPolicy {
   bool allow_opus_to_network = false;
+  // transcoding.network_codecs / transcoding.browser_codecs: relayed offers towards a side list
+  // only that side's codecs (plus telephone-event). Empty: every G.711 towards the IMS, every
+  // codec the browser decodes towards the browser.
+  std::vector<std::string> network_codecs;
+  std::vector<std::string> browser_codecs;
 };
 
 // b=AS value written on the network audio line: G.711 at 20 ms is 64 kbit/s of payload plus
@@ -78,7 +83,8 @@ Result to_browser_answer(std::string_view network_answer, std::string_view brows
 // Calls from the core: network offer (RTP/AVP) -> offer to the browser (setup:actpass, one
 // mid per m= line, BUNDLE of the accepted lines). Codecs are those the browser can decode:
 // PCMU, PCMA, G722, opus, CN and telephone-event; none of them -> 488.
-Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg);
+Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg,
+                        const CodecPolicy& policy = {});
 
 // Browser answer to that offer -> answer to the IMS, with the network offer's payload types.
 Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,

@@ -788,6 +788,10 @@ TEST_F(AnchorTest, NegotiationMatrixBothDirections) {
       {"core: opus forced", true, opus, g711, "0 8 101", kTranscode},
       {"core: PCMA vs PCMU", true, {"PCMU"}, {"PCMA"}, "8 0 101", kTranscode},
       {"core: G729 only", true, all, g711, "18", kRefused},
+      // Relayed offers list only the receiving side's codecs.
+      {"browser: PCMA listed for the IMS", false, all, {"PCMA"}, "111 0 8 110 126", kRelay},
+      {"core: PCMU listed for the browser", true, {"PCMU"}, g711, "8 0 101", kRelay},
+      {"core: G722 not listed", true, all, g711, "9", kRefused},
   };
   int n = 0;
   for (const auto& c : cases) {
@@ -840,6 +844,14 @@ TEST_F(AnchorTest, NegotiationMatrixBothDirections) {
     // The leg towards the core never carries opus here; the browser's only what it may.
     const std::string& to_core = c.from_core ? answer.sdp : offer.sdp;
     EXPECT_EQ(to_core.find("opus"), std::string::npos) << to_core;
+    const std::string& to_browser = c.from_core ? offer.sdp : answer.sdp;
+    for (const char* codec : {"PCMU", "PCMA", "opus"}) {
+      auto listed = [&](const Names& l) { return std::find(l.begin(), l.end(), codec) != l.end(); };
+      if (!listed(c.network_codecs))
+        EXPECT_EQ(to_core.find(codec), std::string::npos) << codec << " to the core: " << to_core;
+      if (!listed(c.browser_codecs))
+        EXPECT_EQ(to_browser.find(codec), std::string::npos) << codec << " to the browser";
+    }
   }
 }
 
