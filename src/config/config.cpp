@@ -92,10 +92,51 @@ void check_media(Checker& ck, const Config& c) {
   }
 }
 
+// Debian 12's yaml-cpp 0.7 never returns (and grows without bound) on a ',' that starts a line
+// outside any flow collection ("a: 1\n ,b" is fine, "#x\n ,y" or a document starting with ','
+// is not; found by fuzz_config). Such a line is never valid YAML: refuse it before yaml-cpp
+// sees it. Flow depth is counted roughly (quotes and comments skipped), which is enough for a
+// ',' at the start of a line.
+int stray_comma_line(std::string_view yaml) {
+  int depth = 0, line = 1;
+  bool line_start = true;
+  char quote = 0;
+  for (size_t i = 0; i < yaml.size(); ++i) {
+    char ch = yaml[i];
+    if (ch == '\n') {
+      ++line;
+      line_start = true;
+      if (quote == '\'') quote = 0;  // keep single-line scanning simple for plain scalars
+      continue;
+    }
+    if (quote) {
+      if (ch == quote && !(quote == '"' && i > 0 && yaml[i - 1] == '\\')) quote = 0;
+      continue;
+    }
+    if (line_start && (ch == ' ' || ch == '\t' || ch == '\r')) continue;
+    if (line_start && ch == ',' && depth <= 0) return line;
+    line_start = false;
+    if (ch == '#') {
+      while (i + 1 < yaml.size() && yaml[i + 1] != '\n') ++i;
+    } else if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '[' || ch == '{') {
+      ++depth;
+    } else if (ch == ']' || ch == '}') {
+      --depth;
+    }
+  }
+  return 0;
+}
+
 Config load(std::string_view yaml, const std::string& name) {
   Checker ck(name, std::filesystem::path(name).parent_path());
   Config c;
   c.path = name;
+  if (int line = stray_comma_line(yaml)) {
+    ck.error(line, "", "YAML syntax error: ',' outside a flow sequence or mapping");
+    throw Error(ck.errors());
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml));
@@ -112,7 +153,8 @@ Config load(std::string_view yaml, const std::string& name) {
   YAML::Node root = docs.empty() ? YAML::Node() : docs[0];
   if (!root.IsMap()) {
     ck.error(node_line(root, 1), "",
-             "expected a mapping with the sections websocket, sip, media, transcoding, dtmf, log, metrics; got " +
+             "expected a mapping with the sections websocket, sip, media, transcoding, dtmf, log, "
+             "metrics; got " +
                  describe(root));
     throw Error(ck.errors());
   }
