@@ -1,42 +1,33 @@
+// The transcoder's input path (sequence tracking, the reorder buffer, decoding into the FIFO),
+// make() and the calls of transcoder.hpp; the output framing is in pcm_framer.cpp, the
+// telephone-event path in transcoder_events.cpp.
 #include "codec/transcoder.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <random>
 
-#include "codec/g711.hpp"
-#include "codec/jitter_buffer.hpp"
+#include "codec/transcoder_internal.hpp"
 
 namespace rtcgw::codec {
 
 namespace {
 
-constexpr size_t kRtpHeader = 12;
-constexpr int kFrame = Transcoder::kFrameSamples;
-constexpr int kMaxConceal = 1600;  // 200 ms at 8 kHz: the longest gap concealed
-constexpr int kMaxFrame = 960;     // 120 ms at 8 kHz: the longest Opus packet
-// The FIFO: a remainder (< 20 ms), the silence padding it, the longest concealment, the longest
-// packet, and a tone segment (at most kMaxConceal).
-constexpr int kFifo = kFrame + kFrame + kMaxConceal + kMaxFrame;
-constexpr int kPlcStep = 20;       // 2.5 ms at 8 kHz: PLC works in multiples of it
-constexpr int kMaxDropout = 3000;  // RFC 3550 appendix A.1
-constexpr int kMaxMisorder = 100;
-
-struct Rtp {
-  bool marker;
-  uint8_t pt;
-  uint16_t seq;
-  uint32_t ts;
-  uint32_t ssrc;
-  const uint8_t* payload;
-  size_t len;
-};
-
 uint32_t be32(const uint8_t* p) {
   return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
 
-// RFC 3550 section 5.1: version 2, CSRCs, header extension (section 5.3.1), padding.
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+uint64_t frames20(int samples) { return uint64_t((samples + 159) / 160); }
+
+}  // namespace
+
+namespace internal {
+
 bool parse_rtp(const uint8_t* d, size_t n, Rtp& r) {
   if (!d || n < kRtpHeader || (d[0] >> 6) != 2) return false;
   size_t off = kRtpHeader + size_t(d[0] & 0x0F) * 4;
@@ -73,17 +64,9 @@ void write_header(uint8_t* o, bool marker, uint8_t pt, uint16_t seq, uint32_t ts
   }
 }
 
-bool is_g711(Codec c) { return c != Codec::kOpus; }
-G711Law law_of(Codec c) { return c == Codec::kPcma ? G711Law::kAlaw : G711Law::kUlaw; }
+}  // namespace internal
 
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-uint64_t frames20(int samples) { return uint64_t((samples + 159) / 160); }
-
-}  // namespace
+using namespace internal;
 
 const char* codec_name(Codec c) {
   switch (c) {
@@ -109,225 +92,73 @@ void randomize_stream_ids(TranscoderConfig& cfg) {
   cfg.network_ts = rd();
 }
 
-// One direction: the input stream's state and its reorder buffer, the codecs, the PCM FIFO and
-// the output stream's state.
-struct Transcoder::Direction {
-  LegFormat in, out;
-  Leg to = Leg::kNetwork;
-  int in_clock = 8000, out_clock = 8000;
-  int in_per_pcm = 1, out_per_pcm = 1;  // RTP clock units per 8 kHz sample
-  uint32_t out_ssrc = 0;
-  bool inband = true;
-  std::unique_ptr<OpusDec> dec;
-  std::unique_ptr<OpusEnc> enc;
-  std::unique_ptr<ToneGenerator> tone;
+void Transcoder::Direction::begin(int64_t now_ms, uint8_t* out_buf, size_t out_cap,
+                                  const PacketSink& s) {
+  now = now_ms;
+  o = out_buf;
+  cap = out_cap;
+  sink = &s;
+  due();  // a late timer: what was due goes first
+}
 
-  // Input.
-  bool started = false;
-  uint32_t in_ssrc = 0;
-  uint16_t last_seq = 0;             // the last packet decoded or relayed, in sequence order
-  uint64_t missing = 0;              // bit i (1..63): last_seq - i was given up as lost
-  uint32_t ref_in = 0, ref_out = 0;  // the timestamp mapping's anchor
-  bool have_audio = false;
-  uint32_t next_in_ts = 0;  // where the next audio packet should start (input clock)
-  int last_samples = 160;   // 8 kHz samples in the last audio packet
-  JitterBuffer jb;
+void Transcoder::Direction::finish() {
+  st.jitter_depth = jb.depth();
+  sink = nullptr;
+  o = nullptr;
+  cap = 0;
+}
 
-  // Output: fifo[0..fifo_len) is audio from fifo_ts on (output clock); under 20 ms between
-  // calls, the rest has gone out in 20 ms packets.
-  int16_t fifo[kFifo];
-  int fifo_len = 0;
-  uint32_t fifo_ts = 0;
-  int64_t leftover_since = -1;  // when the remainder now in the FIFO was left, -1: none
-  uint16_t out_seq = 0;
-  bool marker = true;
-  int64_t last_emit_ms = -1;
+bool Transcoder::Direction::handle(const uint8_t* rtp, size_t len, int64_t now_ms, uint8_t* out_buf,
+                                   size_t out_cap, const PacketSink& s) {
+  begin(now_ms, out_buf, out_cap, s);
+  bool ok = process(rtp, len);
+  finish();
+  return ok;
+}
 
-  // The call in progress: its time and where its packets go.
-  int64_t now = 0;
-  uint8_t* o = nullptr;
-  size_t cap = 0;
-  const PacketSink* sink = nullptr;
-
-  // The current telephone-event from the input.
-  bool ev_active = false, ev_ended = false, tone_guard = false;
-  uint32_t ev_ts = 0;
-  uint8_t ev_code = 0;
-  uint16_t ev_dur = 0;
-  int tone_left = 0;  // samples of a play_tone() digit (and its pause) still to go out
-
-  TranscoderStats st;
-  const char* drop = "none";
-
-  uint32_t next_out_ts() const { return fifo_ts + uint32_t(fifo_len * out_per_pcm); }
-
-  bool dropped(const char* why, uint64_t& counter) {
-    drop = why;
-    ++counter;
-    return false;
+uint32_t Transcoder::Direction::map(uint32_t in_ts) {
+  int32_t d = int32_t(in_ts - ref_in);
+  uint32_t r = ref_out + uint32_t(floor_div(int64_t(d) * out_clock, in_clock));
+  // Keep the anchor within reach of int32 (about 12 hours at 48 kHz); move it only where the
+  // mapping is exact so that nothing shifts.
+  if ((d > (1 << 28) || d < -(1 << 28)) && int64_t(d) * out_clock % in_clock == 0) {
+    ref_in = in_ts;
+    ref_out = r;
   }
+  return r;
+}
 
-  void begin(int64_t now_ms, uint8_t* out_buf, size_t out_cap, const PacketSink& s) {
-    now = now_ms;
-    o = out_buf;
-    cap = out_cap;
-    sink = &s;
-    due();  // a late timer: what was due goes first
-  }
-  void finish() {
-    st.jitter_depth = jb.depth();
-    sink = nullptr;
-    o = nullptr;
-    cap = 0;
-  }
+void Transcoder::Direction::restart(const Rtp& p) {
+  if (started) ++st.restarts;
+  started = true;
+  in_ssrc = p.ssrc;
+  ref_in = p.ts;
+  ref_out = next_out_ts();
+  last_seq = uint16_t(p.seq - 1);
+  missing = 0;
+  have_audio = false;
+  marker = true;
+  ev_active = false;
+  tone_guard = false;
+  if (tone && tone_left == 0) tone->stop();
+  if (dec) dec->reset();
+}
 
-  uint32_t map(uint32_t in_ts) {
-    int32_t d = int32_t(in_ts - ref_in);
-    uint32_t r = ref_out + uint32_t(floor_div(int64_t(d) * out_clock, in_clock));
-    // Keep the anchor within reach of int32 (about 12 hours at 48 kHz); move it only where the
-    // mapping is exact so that nothing shifts.
-    if ((d > (1 << 28) || d < -(1 << 28)) && int64_t(d) * out_clock % in_clock == 0) {
-      ref_in = in_ts;
-      ref_out = r;
-    }
-    return r;
+void Transcoder::Direction::due() {
+  for (int64_t dl; (dl = jb.deadline_ms()) >= 0 && dl <= now;) {
+    ++st.hold_timeouts;
+    release_head();
   }
+  if (leftover_since >= 0 && leftover_since + kLeftoverWaitMs <= now) pad_leftover();
+}
 
-  // ---- output ----
-
-  void send(size_t len) {
-    if (sink) (*sink)(to, o, len);
-    ++st.packets_out;
-    last_emit_ms = now;
-  }
-
-  void emit_frame(int16_t* pcm, uint32_t ts) {
-    if (tone_left > 0 && tone) {  // play_tone(): the digit replaces the audio
-      int k = std::min(kFrame, tone_left);
-      tone->generate(pcm, k);
-      tone_left -= k;
-      ++st.tone_packets;
-    }
-    size_t payload = 0;
-    if (!o || cap < kRtpHeader + (is_g711(out.codec) ? size_t(kFrame) : 1)) {
-      drop = "no_room";
-      ++st.errors;
-      return;
-    }
-    if (is_g711(out.codec)) {
-      g711_encode(law_of(out.codec), pcm, size_t(kFrame), o + kRtpHeader);
-      payload = size_t(kFrame);
-    } else {
-      int room = int(std::min<size_t>(cap - kRtpHeader, 1500));
-      int r = enc->encode(pcm, kFrame, o + kRtpHeader, room);
-      if (r < 0) {
-        drop = "encode";
-        ++st.errors;
-        return;
-      }
-      payload = size_t(r);
-    }
-    write_header(o, marker, out.payload_type, out_seq++, ts, out_ssrc);
-    marker = false;
-    send(kRtpHeader + payload);
-  }
-
-  // Sends every whole 20 ms in the FIFO; the remainder moves to its front.
-  void emit_frames() {
-    int off = 0;
-    while (fifo_len - off >= kFrame) {
-      emit_frame(fifo + off, fifo_ts);
-      fifo_ts += uint32_t(kFrame * out_per_pcm);
-      off += kFrame;
-    }
-    if (off > 0) {
-      std::memmove(fifo, fifo + off, size_t(fifo_len - off) * sizeof(int16_t));
-      fifo_len -= off;
-    }
-    if (fifo_len == 0) {
-      leftover_since = -1;
-    } else if (off > 0 || leftover_since < 0) {
-      leftover_since = now;
-    }
-  }
-
-  // The remainder, padded with silence to 20 ms, goes out now.
-  void pad_leftover() {
-    if (fifo_len == 0) return;
-    std::fill(fifo + fifo_len, fifo + kFrame, int16_t(0));
-    fifo_len = kFrame;
-    emit_frames();
-  }
-
-  // Lines the FIFO up with audio that starts at `t` (output clock): a gap the remainder can
-  // absorb becomes silence; a longer one sends the remainder padded and starts a new talkspurt
-  // at `t` (with `mirror`, the whole 20 ms missing are skipped in the sequence numbers too).
-  // Returns how many samples of the new audio overlap what is out already (to be dropped).
-  int place(uint32_t t, bool mirror) {
-    const int32_t d = int32_t(t - next_out_ts());
-    if (d < 0) return int(std::min<int64_t>(-int64_t(d) / out_per_pcm, kFifo));
-    int g = d / out_per_pcm;
-    if (g == 0) return 0;
-    if (fifo_len > 0) {
-      const int pad = kFrame - fifo_len;
-      if (g <= pad) {
-        std::fill(fifo + fifo_len, fifo + fifo_len + g, int16_t(0));
-        fifo_len += g;
-        return 0;
-      }
-      pad_leftover();
-      g -= pad;
-    }
-    if (mirror) out_seq = uint16_t(out_seq + g / kFrame);
-    fifo_ts = t;
-    marker = true;
-    return 0;
-  }
-
-  // ---- input ----
-
-  // A new input stream: its first packet maps to where the output stream continues.
-  void restart(const Rtp& p) {
-    if (started) ++st.restarts;
-    started = true;
-    in_ssrc = p.ssrc;
-    ref_in = p.ts;
-    ref_out = next_out_ts();
-    last_seq = uint16_t(p.seq - 1);
-    missing = 0;
-    have_audio = false;
-    marker = true;
-    ev_active = false;
-    tone_guard = false;
-    if (tone && tone_left == 0) tone->stop();
-    if (dec) dec->reset();
-  }
-
-  bool process(const uint8_t* rtp, size_t len);
-  bool deliver(const Rtp& p);
-  void release_head();
-  void drain();
-  void release_all() {
-    while (!jb.empty()) release_head();
-  }
-  void due() {
-    for (int64_t dl; (dl = jb.deadline_ms()) >= 0 && dl <= now;) {
-      ++st.hold_timeouts;
-      release_head();
-    }
-    if (leftover_since >= 0 && leftover_since + kLeftoverWaitMs <= now) pad_leftover();
-  }
-  int64_t deadline() const {
-    int64_t a = jb.deadline_ms();
-    int64_t b = leftover_since >= 0 ? leftover_since + kLeftoverWaitMs : -1;
-    if (a < 0) return b;
-    if (b < 0) return a;
-    return std::min(a, b);
-  }
-  bool audio(const Rtp& p, int moved);
-  bool event(const Rtp& p, int moved);
-  bool event_in_band(const Rtp& p, const EventPayload& ev, bool fresh);
-};
+int64_t Transcoder::Direction::deadline() const {
+  int64_t a = jb.deadline_ms();
+  int64_t b = leftover_since >= 0 ? leftover_since + kLeftoverWaitMs : -1;
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return std::min(a, b);
+}
 
 bool Transcoder::Direction::process(const uint8_t* rtp, size_t len) {
   ++st.packets_in;
@@ -393,7 +224,6 @@ bool Transcoder::Direction::process(const uint8_t* rtp, size_t len) {
   return true;
 }
 
-// Decodes or relays the next packet in sequence order; what is missing in front of it is lost.
 bool Transcoder::Direction::deliver(const Rtp& p) {
   const int moved = int16_t(uint16_t(p.seq - last_seq));
   missing = moved >= 64 ? 0 : missing << moved;
@@ -406,7 +236,6 @@ bool Transcoder::Direction::deliver(const Rtp& p) {
   return is_event ? event(p, moved) : audio(p, moved);
 }
 
-// The first packet waiting goes, its gap given up as lost; then whatever follows it in order.
 void Transcoder::Direction::release_head() {
   const int i = jb.next(last_seq, false);
   if (i < 0) return;
@@ -538,75 +367,6 @@ bool Transcoder::Direction::audio(const Rtp& p, int moved) {
   return true;
 }
 
-bool Transcoder::Direction::event(const Rtp& p, int moved) {
-  EventError err;
-  auto ev = parse_event(p.payload, p.len, &err);
-  if (!ev) return dropped("event", st.events_dropped);
-  const bool fresh = !ev_active || p.ts != ev_ts;
-  if (!fresh) {
-    // The same event again: its duration only grows, and it ends once.
-    if (ev->event != ev_code || ev->duration < ev_dur || (ev_ended && ev->duration != ev_dur))
-      return dropped("event_duration", st.events_dropped);
-  }
-  ev_active = true;
-  ev_ts = p.ts;
-  ev_code = ev->event;
-  ev_dur = ev->duration;
-  ev_ended = fresh ? ev->end : (ev_ended || ev->end);
-
-  if (out.event_payload_type < 0) {
-    if (!tone || !is_g711(out.codec)) return dropped("event_unsupported", st.events_dropped);
-    if (!inband) return dropped("event_no_inband", st.events_dropped);
-    if (tone_left > 0) return dropped("dtmf_tone", st.events_dropped);  // play_tone() has it
-    return event_in_band(p, *ev, fresh);
-  }
-  if (fresh) pad_leftover();  // the audio before the digit goes first, whole
-  uint32_t dur = scale_duration(ev->duration, in_clock, out_clock);
-  uint32_t seg = dur > kMaxEventDuration ? (dur - 1) / kMaxEventDuration : 0;
-  EventPayload outev = *ev;
-  outev.duration = uint16_t(dur - seg * kMaxEventDuration);
-  const uint32_t ts = map(p.ts) + seg * kMaxEventDuration;
-  write_header(o, p.marker && seg == 0, uint8_t(out.event_payload_type), out_seq++, ts, out_ssrc);
-  codec::write_event(outev, o + kRtpHeader);
-  send(kRtpHeader + kEventPayloadSize);
-  ++st.events_relayed;
-  return true;
-}
-
-bool Transcoder::Direction::event_in_band(const Rtp& p, const EventPayload& ev, bool fresh) {
-  const uint32_t start = map(p.ts);
-  const uint64_t before = st.packets_out;
-  if (fresh) {
-    if (!tone->start(digit_of_event(ev.event)))
-      return dropped("event_unsupported", st.events_dropped);
-    tone_guard = true;
-    pad_leftover();
-    if (int32_t(start - next_out_ts()) > 0) fifo_ts = start;  // silence before the digit
-    marker = true;
-  }
-  if (!tone->active()) return dropped("event_repeat", st.events_dropped);
-  const uint32_t end = start + scale_duration(ev.duration, in_clock, out_clock);
-  int32_t n = int32_t(end - next_out_ts());
-  if (n <= 0) {
-    if (ev.end) {
-      tone->stop();
-      pad_leftover();
-      st.tone_packets += st.packets_out - before;
-    }
-    return dropped("event_repeat", st.events_dropped);
-  }
-  n = std::min<int32_t>(n, kMaxConceal);
-  tone->generate(fifo + fifo_len, n);
-  fifo_len += n;
-  emit_frames();
-  if (ev.end && int32_t(end - next_out_ts()) <= 0) {
-    tone->stop();
-    pad_leftover();  // the tone's last few ms go now, not with the next talkspurt
-  }
-  st.tone_packets += st.packets_out - before;
-  return true;
-}
-
 Transcoder::Transcoder() = default;
 Transcoder::~Transcoder() = default;
 
@@ -663,32 +423,12 @@ std::unique_ptr<Transcoder> Transcoder::make(const TranscoderConfig& cfg, std::s
 
 bool Transcoder::browser_to_network(const uint8_t* rtp, size_t len, int64_t now_ms, uint8_t* out,
                                     size_t cap, const PacketSink& sink) {
-  b2n_->begin(now_ms, out, cap, sink);
-  bool ok = b2n_->process(rtp, len);
-  b2n_->finish();
-  return ok;
+  return b2n_->handle(rtp, len, now_ms, out, cap, sink);
 }
 
 bool Transcoder::network_to_browser(const uint8_t* rtp, size_t len, int64_t now_ms, uint8_t* out,
                                     size_t cap, const PacketSink& sink) {
-  n2b_->begin(now_ms, out, cap, sink);
-  bool ok = n2b_->process(rtp, len);
-  n2b_->finish();
-  return ok;
-}
-
-bool Transcoder::relay_event(Leg from, const uint8_t* rtp, size_t len, int64_t now_ms, uint8_t* out,
-                             size_t cap, const PacketSink& sink) {
-  Direction& d = from == Leg::kBrowser ? *b2n_ : *n2b_;
-  Rtp p;
-  if (d.in.event_payload_type < 0 || !parse_rtp(rtp, len, p) || p.pt != d.in.event_payload_type) {
-    ++d.st.packets_in;
-    return d.dropped("payload_type", d.st.bad_payload_type);
-  }
-  d.begin(now_ms, out, cap, sink);
-  bool ok = d.process(rtp, len);
-  d.finish();
-  return ok;
+  return n2b_->handle(rtp, len, now_ms, out, cap, sink);
 }
 
 int64_t Transcoder::next_deadline_ms() const {
@@ -730,35 +470,6 @@ void Transcoder::continue_streams(TranscoderConfig& cfg, int64_t now_ms) const {
     (to_net ? cfg.network_seq : cfg.browser_seq) = d->out_seq;
     (to_net ? cfg.network_ts : cfg.browser_ts) = ts;
   }
-}
-
-uint32_t Transcoder::next_timestamp(Leg to) const {
-  return (to == Leg::kNetwork ? *b2n_ : *n2b_).next_out_ts();
-}
-
-bool Transcoder::write_event(Leg to, const EventPacket& p, uint8_t* out, size_t cap,
-                             size_t& out_len) {
-  Direction& d = to == Leg::kNetwork ? *b2n_ : *n2b_;
-  out_len = 0;
-  if (d.out.event_payload_type < 0 || cap < kRtpHeader + kEventPayloadSize) return false;
-  write_header(out, p.marker, uint8_t(d.out.event_payload_type), d.out_seq++, p.timestamp,
-               d.out_ssrc);
-  codec::write_event(p.payload, out + kRtpHeader);
-  out_len = kRtpHeader + kEventPayloadSize;
-  return true;
-}
-
-bool Transcoder::play_tone(Leg to, uint8_t event, int duration_ms) {
-  Direction& d = to == Leg::kNetwork ? *b2n_ : *n2b_;
-  if (!d.tone || d.tone_left > 0 || d.tone->active()) return false;
-  if (event > 15 || duration_ms < 1 || duration_ms > kMaxInfoDurationMs) return false;
-  if (!d.tone->start(digit_of_event(event), duration_ms)) return false;
-  d.tone_left = (duration_ms + kTonePauseMs) * (kPcmRate / 1000);
-  return true;
-}
-
-bool Transcoder::tone_playing(Leg to) const {
-  return (to == Leg::kNetwork ? *b2n_ : *n2b_).tone_left > 0;
 }
 
 const TranscoderStats& Transcoder::stats(Leg from) const {

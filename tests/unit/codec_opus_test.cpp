@@ -14,6 +14,7 @@
 namespace rtcgw::codec {
 namespace {
 
+using testing::best_correlation;
 using testing::tone;
 
 // A voiced-speech stand-in: harmonics of 140 Hz up to 3.4 kHz under two formants, with a 4 Hz
@@ -31,23 +32,6 @@ std::vector<int16_t> voiced(int rate, int n) {
     x[size_t(i)] = int16_t(std::lround(3000 * env * v));
   }
   return x;
-}
-
-// Best correlation coefficient of y against x over lags 0..max_lag (y delayed).
-double best_correlation(const std::vector<int16_t>& x, const std::vector<int16_t>& y, int from,
-                        int len, int max_lag) {
-  double best = -1;
-  for (int lag = 0; lag <= max_lag; ++lag) {
-    double xy = 0, xx = 0, yy = 0;
-    for (int i = from; i < from + len; ++i) {
-      double a = x[size_t(i)], b = y[size_t(i + lag)];
-      xy += a * b;
-      xx += a * a;
-      yy += b * b;
-    }
-    if (xx > 0 && yy > 0) best = std::max(best, xy / std::sqrt(xx * yy));
-  }
-  return best;
 }
 
 TEST(CodecOpus, RefusesBadParameters) {

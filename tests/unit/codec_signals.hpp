@@ -29,6 +29,37 @@ inline double goertzel(const int16_t* x, int n, double f, int rate) {
   return std::max(0.0, s1 * s1 + s2 * s2 - c * s1 * s2);
 }
 
+// Sums over i in [from, from + len) of x[i] * y[i + lag], x[i]^2 and y[i + lag]^2: y delayed by
+// `lag` samples against x, for the correlation and the SNR of a codec's output y against its
+// input x.
+struct CrossSums {
+  double xy = 0, xx = 0, yy = 0;
+  double coefficient() const { return xy / std::sqrt(xx * yy); }
+};
+
+inline CrossSums cross_sums(const std::vector<int16_t>& x, const std::vector<int16_t>& y, int from,
+                            int len, int lag) {
+  CrossSums s;
+  for (int i = from; i < from + len; ++i) {
+    double a = x[size_t(i)], b = y[size_t(i + lag)];
+    s.xy += a * b;
+    s.xx += a * a;
+    s.yy += b * b;
+  }
+  return s;
+}
+
+// Best correlation coefficient of y against x over lags 0..max_lag (y delayed).
+inline double best_correlation(const std::vector<int16_t>& x, const std::vector<int16_t>& y,
+                               int from, int len, int max_lag) {
+  double best = -1;
+  for (int lag = 0; lag <= max_lag; ++lag) {
+    const CrossSums s = cross_sums(x, y, from, len, lag);
+    if (s.xx > 0 && s.yy > 0) best = std::max(best, s.coefficient());
+  }
+  return best;
+}
+
 // The DTMF pair `low` + `high` Hz in pcm[from, from + n), sampled at 8000 Hz: both there (power
 // above 1e9) and each 20 dB above every other DTMF frequency.
 inline void expect_dtmf_tone(const std::vector<int16_t>& pcm, int from, int n, double low,

@@ -124,8 +124,7 @@ inline int align(const std::vector<int16_t>& x, const std::vector<int16_t>& y, i
   double best = -1e300;
   int best_lag = 0;
   for (int lag = 0; lag <= max_lag; ++lag) {
-    double xy = 0;
-    for (int i = from; i < from + len; ++i) xy += double(x[size_t(i)]) * y[size_t(i + lag)];
+    const double xy = cross_sums(x, y, from, len, lag).xy;
     if (xy > best) {
       best = xy;
       best_lag = lag;
@@ -138,21 +137,15 @@ inline int align(const std::vector<int16_t>& x, const std::vector<int16_t>& y, i
 // correlation coefficient.
 inline void snr(const std::vector<int16_t>& x, const std::vector<int16_t>& y, int from, int len,
                 int lag, double& snr_db, double& corr) {
-  double xy = 0, xx = 0, yy = 0;
-  for (int i = from; i < from + len; ++i) {
-    double a = x[size_t(i)], b = y[size_t(i + lag)];
-    xy += a * b;
-    xx += a * a;
-    yy += b * b;
-  }
-  double g = xy / yy;
+  const CrossSums s = cross_sums(x, y, from, len, lag);
+  double g = s.xy / s.yy;
   double e = 0;
   for (int i = from; i < from + len; ++i) {
     double d = x[size_t(i)] - g * y[size_t(i + lag)];
     e += d * d;
   }
-  snr_db = 10 * std::log10(xx / e);
-  corr = xy / std::sqrt(xx * yy);
+  snr_db = 10 * std::log10(s.xx / e);
+  corr = s.coefficient();
 }
 
 // Collects what a transcoder sends, in order.
