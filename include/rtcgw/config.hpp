@@ -68,6 +68,12 @@ struct Media {
   bool opus_to_network = false;      // offer/accept opus towards the IMS besides G.711
   IceMode ice = IceMode::kLite;      // media.ice: lite | full
   Tls dtls;                          // DTLS certificate and key; empty = generated at start
+  // media.video: passthrough bridges the first video m= line (bundled with the audio on the
+  // browser leg, its own RTP/AVP port pair towards the IMS) with the codecs of video_codecs,
+  // relayed as they are; reject answers video lines with port 0.
+  bool video = false;
+  std::vector<std::string> video_codecs = {"VP8", "H264"};
+  uint32_t video_max_kbps = 2000;  // b=AS of the video lines, both legs
 };
 
 struct OpusParams {

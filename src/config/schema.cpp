@@ -93,6 +93,18 @@ void read_ice(Checker& ck, const Field& f, Media& m) {
   }
 }
 
+void read_video(Checker& ck, const Field& f, Media& m) {
+  std::string v;
+  if (!ck.read_string(f, v)) return;
+  if (v == "reject") {
+    m.video = false;
+  } else if (v == "passthrough") {
+    m.video = true;
+  } else {
+    ck.error(f, "expected reject or passthrough, got " + quote(v));
+  }
+}
+
 void read_metrics_listen(Checker& ck, const Field& f, Metrics& m) {
   std::string v;
   if (!ck.read_string(f, v)) return;
@@ -148,6 +160,9 @@ const Table<Sip>& sip_table() {
   return t;
 }
 
+void read_codecs(Checker& ck, const Field& f, std::vector<std::string>& out,
+                 const std::vector<std::string>& known);
+
 const Table<Media>& media_table() {
   static const Table<Media> t = {
       text("address", &Media::address, check_ip),
@@ -157,6 +172,12 @@ const Table<Media>& media_table() {
       flag("opus_to_network", &Media::opus_to_network),
       {"ice", read_ice},
       section("dtls", &Media::dtls, tls_table),
+      {"video", read_video},
+      {"video_codecs",
+       [](Checker& ck, const Field& f, Media& m) {
+         read_codecs(ck, f, m.video_codecs, {"VP8", "H264"});
+       }},
+      u32("video_max_kbps", &Media::video_max_kbps, 64, 100000),
   };
   return t;
 }

@@ -36,22 +36,22 @@ Anchor::~Anchor() {
 }
 
 bool Anchor::open(std::string& error) {
-  if (!sh_.ports.bind_pair(net_rtp_, net_rtcp_) ||
+  if (!sh_.ports.bind_pair(net_.rtp, net_.rtcp) ||
       (!sh_.ice_full && !sh_.ports.bind_one(browser_sock_))) {
     error = "no free media port in media.port_range";
     return false;
   }
   if (sh_.ice_full && !open_ice_agent(error)) return false;
   bool ok = (sh_.ice_full || browser_sock_.watch(sh_.poller, [this] { on_browser_readable(); })) &&
-            net_rtp_.watch(sh_.poller, [this] { on_network_readable(false); }) &&
-            net_rtcp_.watch(sh_.poller, [this] { on_network_readable(true); });
+            net_.rtp.watch(sh_.poller, [this] { on_network_readable(false); }) &&
+            net_.rtcp.watch(sh_.poller, [this] { on_network_readable(true); });
   if (!ok) error = "cannot poll the media sockets";
   return ok;
 }
 
 unsigned Anchor::ports_held() const {
-  return unsigned(browser_sock_.open() || agent_) + unsigned(net_rtp_.open()) +
-         unsigned(net_rtcp_.open());
+  return unsigned(browser_sock_.open() || agent_) + unsigned(net_.rtp.open()) +
+         unsigned(net_.rtcp.open()) + unsigned(video_.rtp.open()) + unsigned(video_.rtcp.open());
 }
 
 bool Anchor::open_ice_agent(std::string& error) {
@@ -109,16 +109,20 @@ sdp::BrowserLeg Anchor::browser_leg() {
   leg.session_id = session_id_;
   leg.session_version = ++browser_version_;
   if (have_browser_) leg.mids = browser_.mids;
+  leg.video_kbps = sh_.video_kbps;
   return leg;
 }
 
 sdp::NetworkLeg Anchor::network_leg() {
   sdp::NetworkLeg leg;
   leg.address = sh_.advertised;
-  leg.rtp_port = net_rtp_.port();
-  leg.rtcp_mux_offered = net_rtcp_mux_;
+  leg.rtp_port = net_.rtp.port();
+  leg.rtcp_mux_offered = net_.rtcp_mux;
   leg.session_id = session_id_;
   leg.session_version = ++network_version_;
+  leg.video_rtp_port = video_.rtp.open() ? video_.rtp.port() : 0;
+  leg.video_rtcp_mux_offered = video_.rtcp_mux;
+  leg.video_kbps = sh_.video_kbps;
   return leg;
 }
 
@@ -165,9 +169,10 @@ sdp::Result Anchor::browser_sdp(std::string_view body, bool provisional) {
   bool shared = false;
   std::string best = sdp::pick_browser_codec(body, sh_.browser_codecs, sh_.network_codecs, shared);
   bool transcode = !shared && !best.empty();
-  sdp::Result r = transcode
-                      ? sdp::to_network_offer_transcoding(body, network_leg(), sh_.network_codecs)
-                      : sdp::to_network_offer(body, network_leg(), sh_.policy);
+  if (t.video) want_video();
+  sdp::Result r = transcode ? sdp::to_network_offer_transcoding(
+                                  body, network_leg(), sh_.network_codecs, sh_.policy.video_codecs)
+                            : sdp::to_network_offer(body, network_leg(), sh_.policy);
   if (!r.ok) return r;
   apply_browser(t, false);
   transcode_offer_ = transcode;
@@ -202,8 +207,11 @@ sdp::Result Anchor::network_sdp(std::string_view body, bool provisional) {
   // when it is opus and media.opus_to_network lets opus into the IMS, else refused (488).
   if (!net.shared && net.codec.empty() && !sh_.policy.allow_opus_to_network)
     return rejected("network SDP: no codec of transcoding.network_codecs offered");
-  sdp::Result r = transcode ? sdp::to_browser_offer_transcoding(body, leg, sh_.browser_codecs)
-                            : sdp::to_browser_offer(body, leg, sh_.policy);
+  sdp::CodecPolicy policy = sh_.policy;
+  if (!m.video.present || !want_video()) policy.video_codecs.clear();
+  sdp::Result r = transcode ? sdp::to_browser_offer_transcoding(body, leg, sh_.browser_codecs,
+                                                                policy.video_codecs)
+                            : sdp::to_browser_offer(body, leg, policy);
   if (!r.ok) return r;
   apply_network(m);
   transcode_offer_ = transcode;
@@ -295,6 +303,7 @@ void Anchor::apply_browser(const sdp::BrowserTransport& t, bool answer) {
   }
   browser_ = t;
   have_browser_ = true;
+  apply_video(&t, nullptr);
 }
 
 void Anchor::new_dtls(DtlsRole role, const std::string& fingerprint) {
@@ -342,14 +351,23 @@ void Anchor::on_dtls_state(DtlsState s) {
 
 void Anchor::apply_network(const sdp::NetworkMedia& m) {
   injector_.set_formats(m.formats);
+  apply_video(nullptr, &m);
   Endpoint rtp = Endpoint::from(m.address, m.rtp_port);
   Endpoint rtcp = Endpoint::from(m.address, m.rtcp_mux ? m.rtp_port : m.rtcp_port);
   if (!rtp.valid() || m.rtp_port == 0) return;  // a hold with 0.0.0.0 or port 0: keep the old
-  if (rtp != net_rtp_addr_) net_latched_ = false;
-  if (rtcp != net_rtcp_addr_) net_rtcp_latched_ = false;
-  net_rtp_addr_ = rtp;
-  net_rtcp_addr_ = rtcp;
-  net_rtcp_mux_ = m.rtcp_mux;
+  if (rtp != net_.rtp_addr) net_.latched = false;
+  if (rtcp != net_.rtcp_addr) net_.rtcp_latched = false;
+  net_.rtp_addr = rtp;
+  net_.rtcp_addr = rtcp;
+  net_.rtcp_mux = m.rtcp_mux;
+}
+
+bool Anchor::want_video() {
+  if (!sh_.video) return false;
+  std::string err;
+  if (open_video(err)) return true;
+  spdlog::warn("media {}: video rejected: {}", call_id_, err);
+  return false;
 }
 
 }  // namespace rtcgw::media

@@ -61,6 +61,12 @@ struct Shared {
   // media.ice: full: the browser leg is a libnice agent (IceAgent) instead of IceLite on a
   // socket of rtcgw's own.
   bool ice_full = false;
+  // media.video: passthrough (policy.video_codecs holds media.video_codecs then), and the b=AS
+  // of video lines.
+  bool video = false;
+  unsigned video_kbps = 2000;
+  // Called when an anchor binds ports after it was made (video): the ports gauge is refreshed.
+  std::function<void()> ports_changed = {};
 };
 
 class Anchor {
@@ -127,7 +133,7 @@ class Anchor {
 
   Shared& sh_;
   std::string call_id_;
-  UdpSocket browser_sock_, net_rtp_, net_rtcp_;
+  UdpSocket browser_sock_;
 
   // Offer/answer.
   Pending pending_ = Pending::kNone;
@@ -152,9 +158,44 @@ class Anchor {
   std::unique_ptr<SrtpSession> srtp_;  // set once DTLS connected
 
   // Network leg.
-  Endpoint net_rtp_addr_, net_rtcp_addr_;  // from SDP, replaced by the source once packets come
-  bool net_rtcp_mux_ = false;
-  bool net_latched_ = false, net_rtcp_latched_ = false;
+  // One RTP/RTCP port pair towards the IMS and where its far end is.
+  struct NetPath {
+    UdpSocket rtp, rtcp;
+    Endpoint rtp_addr, rtcp_addr;  // from SDP, replaced by the source once packets come
+    bool rtcp_mux = false;
+    bool latched = false, rtcp_latched = false;
+    const UdpSocket& rtcp_via() const { return rtcp_mux ? rtp : rtcp; }
+  };
+  NetPath net_;  // the audio line's
+  // Video passthrough (media.video, anchor_video.cpp): the video line's own pair, bound on the
+  // first SDP that has a video line rtcgw may bridge; RTP from the browser with one of the
+  // payload types of the browser's video line goes there, the rest is audio.
+  NetPath video_;
+  bool video_on_ = false;  // both sides' last SDPs have an open video line
+  bool browser_video_open_ = false, net_video_open_ = false;
+  uint8_t video_pt_[128] = {};
+  uint32_t browser_video_ssrc_[4] = {};  // the browser's video senders, as their RTP shows them
+  uint32_t net_video_ssrc_ = 0;          // the IMS's video sender, likewise
+  bool open_video(std::string& error);
+  bool want_video();  // media.video on and the video ports bound (a warning when none are free)
+  void apply_video(const sdp::BrowserTransport* t, const sdp::NetworkMedia* m);
+  bool browser_video_rtp(const uint8_t* buf, size_t n);
+  bool browser_video_rtcp(const uint8_t* buf, size_t n) const;
+  void on_video_readable(bool rtcp_socket);
+  void video_from_network(uint8_t* buf, size_t len, const Endpoint& from, bool rtcp_socket);
+  void video_from_browser(uint8_t* buf, size_t n, bool rtcp);
+
+  // Shared by the legs' packet paths (anchor_packets.cpp).
+  // Symmetric RTP on one network pair: false (counted) for a packet from elsewhere.
+  bool latch(NetPath& p, bool rtcp_socket, const Endpoint& from, const char* what);
+  // Whether packets can go to the browser (SRTP keyed, an address with consent); counts why not.
+  bool browser_ready(const Endpoint& from);
+  // SRTP/SRTCP-protects a network packet in place and sends it to the browser.
+  void protect_to_browser(uint8_t* buf, size_t len, bool rtcp);
+  // Reads `s` in recvmmsg batches (a few per wakeup) and hands each datagram to `f`
+  // (defined in anchor_packets.cpp, the only user).
+  template <class F>
+  void read_batches(UdpSocket& s, F&& f);
 
   // Transcoding (issue 4): set by an answer to an offer rtcgw made for transcoding, in either
   // direction (the browser's offer to the IMS, or the core's offer to the browser).

@@ -9,7 +9,7 @@ namespace rtcgw::media {
 using namespace internal;
 
 bool Anchor::send_dtmf(uint8_t event, int duration_ms) {
-  if (event > 15 || duration_ms < 1 || duration_ms > 60000 || !net_rtp_addr_.valid()) return false;
+  if (event > 15 || duration_ms < 1 || duration_ms > 60000 || !net_.rtp_addr.valid()) return false;
   if (!transcoder_) {
     // Relayed: into the browser's own stream, which must have begun (its SSRC, codec, clock).
     if (!injector_.send(event, duration_ms, now_ms())) return false;
@@ -81,7 +81,7 @@ void Anchor::tone_tick() {
 void Anchor::inject_tick() {
   size_t len = 0;
   while (injector_.next(now_ms(), g_transcoded, sizeof g_transcoded, len))
-    if (net_rtp_.send(g_transcoded, len, net_rtp_addr_)) sh_.metrics.media_packet_out(false);
+    if (net_.rtp.send(g_transcoded, len, net_.rtp_addr)) sh_.metrics.media_packet_out(false);
   if (!injector_.pacing())
     inject_timer_.cancel();  // safe inside its own callback: Timer::fire works on copies
   else if (!inject_timer_.active())

@@ -26,22 +26,32 @@ void Anchor::drop(const char* reason, const Endpoint& from) {
     spdlog::debug("media {}: dropped a packet from {}: {}", call_id_, from.text(), reason);
 }
 
-void Anchor::on_browser_readable() {
+template <class F>
+void Anchor::read_batches(UdpSocket& s, F&& f) {
   for (int round = 0; round < kBatchesPerWakeup; ++round) {
-    int n = browser_sock_.recv_batch(g_batch, kMaxDatagram);
-    for (int i = 0; i < n; ++i) browser_packet(g_batch.data(i), g_batch.len(i), g_batch.from(i));
+    int n = s.recv_batch(g_batch, kMaxDatagram);
+    for (int i = 0; i < n; ++i) f(g_batch.data(i), g_batch.len(i), g_batch.from(i));
     if (n < RecvBatch::kSize) return;  // drained; the poller is level-triggered in any case
   }
 }
 
+void Anchor::on_browser_readable() {
+  read_batches(browser_sock_,
+               [this](uint8_t* d, size_t n, const Endpoint& from) { browser_packet(d, n, from); });
+}
+
 void Anchor::on_network_readable(bool rtcp_socket) {
-  UdpSocket& s = rtcp_socket ? net_rtcp_ : net_rtp_;
-  for (int round = 0; round < kBatchesPerWakeup; ++round) {
-    int n = s.recv_batch(g_batch, kMaxDatagram);
-    for (int i = 0; i < n; ++i)
-      network_packet(g_batch.data(i), g_batch.len(i), g_batch.from(i), rtcp_socket);
-    if (n < RecvBatch::kSize) return;
-  }
+  read_batches(rtcp_socket ? net_.rtcp : net_.rtp,
+               [this, rtcp_socket](uint8_t* d, size_t n, const Endpoint& from) {
+                 network_packet(d, n, from, rtcp_socket);
+               });
+}
+
+void Anchor::on_video_readable(bool rtcp_socket) {
+  read_batches(rtcp_socket ? video_.rtcp : video_.rtp,
+               [this, rtcp_socket](uint8_t* d, size_t n, const Endpoint& from) {
+                 video_from_network(d, n, from, rtcp_socket);
+               });
 }
 
 void Anchor::browser_packet(uint8_t* buf, size_t len, const Endpoint& from) {
@@ -91,10 +101,12 @@ void Anchor::browser_packet(uint8_t* buf, size_t len, const Endpoint& from) {
     return;
   }
   sh_.metrics.media_packet_in(true);
+  if (video_on_ && (rtcp ? browser_video_rtcp(buf, n) : browser_video_rtp(buf, n)))
+    return video_from_browser(buf, n, rtcp);
   if (transcoder_) {
     // Each leg's RTCP reports that leg's own streams: the browser's is not relayed.
     if (!rtcp_observe(codec::Leg::kBrowser, rtcp, buf, n)) return drop("rtcp_malformed", from);
-    if (rtcp || !net_rtp_addr_.valid()) return;
+    if (rtcp || !net_.rtp_addr.valid()) return;
     auto sink = [this](codec::Leg to, uint8_t* p, size_t n) { send_transcoded(to, p, n); };
     const codec::PacketSink out = codec::PacketSink::of(sink);
     bool taken = transcoder_->browser_to_network(buf, n, last_rx_ms_, g_transcoded,
@@ -103,8 +115,8 @@ void Anchor::browser_packet(uint8_t* buf, size_t len, const Endpoint& from) {
     if (!taken) drop("transcoder", from);
     return;
   }
-  const Endpoint& to = rtcp ? net_rtcp_addr_ : net_rtp_addr_;
-  const UdpSocket& via = rtcp && !net_rtcp_mux_ ? net_rtcp_ : net_rtp_;
+  const Endpoint& to = rtcp ? net_.rtcp_addr : net_.rtp_addr;
+  const UdpSocket& via = rtcp && !net_.rtcp_mux ? net_.rtcp : net_.rtp;
   if (!to.valid()) return;  // no network answer yet
   // DTMF by INFO: sequence numbers shifted around injected events, audio under them dropped.
   if (!rtcp && !injector_.relay(buf, n, last_rx_ms_)) return;
@@ -117,7 +129,7 @@ void Anchor::browser_packet(uint8_t* buf, size_t len, const Endpoint& from) {
 void Anchor::send_transcoded(codec::Leg to, uint8_t* rtp, size_t len) {
   rtcp_sent(to, rtp, len);
   if (to == codec::Leg::kNetwork) {
-    if (net_rtp_addr_.valid() && net_rtp_.send(rtp, len, net_rtp_addr_))
+    if (net_.rtp_addr.valid() && net_.rtp.send(rtp, len, net_.rtp_addr))
       sh_.metrics.media_packet_out(false);
     return;
   }
@@ -147,32 +159,57 @@ void Anchor::arm_transcoder_timer() {
   });
 }
 
+bool Anchor::latch(NetPath& p, bool rtcp_socket, const Endpoint& from, const char* what) {
+  // Symmetric RTP (RFC 4961): the far end's first packet tells where it really is.
+  Endpoint& addr = rtcp_socket ? p.rtcp_addr : p.rtp_addr;
+  bool& latched = rtcp_socket ? p.rtcp_latched : p.latched;
+  if (!latched) {
+    if (addr != from)
+      spdlog::debug("media {}: network {} {} latched to {}", call_id_, what,
+                    rtcp_socket ? "RTCP" : "RTP", from.text());
+    addr = from;
+    latched = true;
+  } else if (from != addr) {
+    drop("unexpected_source", from);
+    return false;
+  }
+  return true;
+}
+
+bool Anchor::browser_ready(const Endpoint& from) {
+  if (!srtp_ || !browser_addr_.valid()) {
+    drop("browser_not_ready", from);
+    return false;
+  }
+  // RFC 7675 section 5.1: no media to an address whose consent (its last check) is older
+  // than 30 s. last_rx_ms_ is now.
+  if (last_rx_ms_ - consent_ms_ > sh_.consent_expiry_ms) {
+    drop("consent_expired", from);
+    return false;
+  }
+  return true;
+}
+
+void Anchor::protect_to_browser(uint8_t* buf, size_t len, bool rtcp) {
+  size_t n = len;
+  if (!(rtcp ? srtp_->protect_rtcp(buf, n) : srtp_->protect_rtp(buf, n))) {
+    sh_.metrics.media_dropped(std::string("srtp_protect_") + srtp_->last_error());
+    return;
+  }
+  if (send_to_browser(buf, n)) sh_.metrics.media_packet_out(true);
+}
+
 void Anchor::network_packet(uint8_t* buf, size_t len, const Endpoint& from, bool rtcp_socket) {
   PacketKind kind = classify(buf, len);
   if (kind != PacketKind::kRtp && kind != PacketKind::kRtcp) return drop("not_rtp", from);
   bool rtcp = rtcp_socket || kind == PacketKind::kRtcp;
-  // Symmetric RTP (RFC 4961): the far end's first packet tells where it really is.
-  Endpoint& addr = rtcp_socket ? net_rtcp_addr_ : net_rtp_addr_;
-  bool& latched = rtcp_socket ? net_rtcp_latched_ : net_latched_;
-  if (!latched) {
-    if (addr != from)
-      spdlog::debug("media {}: network {} latched to {}", call_id_, rtcp_socket ? "RTCP" : "RTP",
-                    from.text());
-    addr = from;
-    latched = true;
-  } else if (from != addr) {
-    return drop("unexpected_source", from);
-  }
+  if (!latch(net_, rtcp_socket, from, "audio")) return;
   last_rx_ms_ = now_ms();
   sh_.metrics.media_packet_in(false);
   // Transcoded: the IMS's RTP and RTCP feed this leg's own reports, browser ready or not.
   if (transcoder_ && !rtcp_observe(codec::Leg::kNetwork, rtcp, buf, len))
     return drop("rtcp_malformed", from);
-  if (!srtp_ || !browser_addr_.valid()) return drop("browser_not_ready", from);
-  // RFC 7675 section 5.1: no media to an address whose consent (its last check) is older
-  // than 30 s. last_rx_ms_ is now.
-  if (last_rx_ms_ - consent_ms_ > sh_.consent_expiry_ms) return drop("consent_expired", from);
-  size_t n = len;
+  if (!browser_ready(from)) return;
   if (transcoder_) {
     if (rtcp) return;  // each leg's RTCP stays on its leg
     auto sink = [this](codec::Leg to, uint8_t* p, size_t n) { send_transcoded(to, p, n); };
@@ -183,11 +220,7 @@ void Anchor::network_packet(uint8_t* buf, size_t len, const Endpoint& from, bool
     if (!taken) drop("transcoder", from);
     return;
   }
-  if (!(rtcp ? srtp_->protect_rtcp(buf, n) : srtp_->protect_rtp(buf, n))) {
-    sh_.metrics.media_dropped(std::string("srtp_protect_") + srtp_->last_error());
-    return;
-  }
-  if (send_to_browser(buf, n)) sh_.metrics.media_packet_out(true);
+  protect_to_browser(buf, len, rtcp);
 }
 
 }  // namespace rtcgw::media

@@ -61,11 +61,11 @@ void Anchor::rtcp_schedule() {
 
 void Anchor::rtcp_send(bool bye) {
   int64_t now = g_get_monotonic_time();
-  if (net_rtcp_addr_.valid()) {
+  if (net_.rtcp_addr.valid()) {
     size_t n = bye ? rtcp_network_->build_bye(g_rtcp, RtcpReport::kMaxPacket, now)
                    : rtcp_network_->build(g_rtcp, RtcpReport::kMaxPacket, now);
-    const UdpSocket& via = net_rtcp_mux_ ? net_rtp_ : net_rtcp_;
-    if (n > 0 && via.send(g_rtcp, n, net_rtcp_addr_)) sh_.metrics.media_packet_out(false);
+    const UdpSocket& via = net_.rtcp_mux ? net_.rtp : net_.rtcp;
+    if (n > 0 && via.send(g_rtcp, n, net_.rtcp_addr)) sh_.metrics.media_packet_out(false);
   }
   // Towards the browser only on a keyed, consenting path (RFC 7675).
   if (!srtp_ || !browser_addr_.valid() || now / 1000 - consent_ms_ > sh_.consent_expiry_ms) return;

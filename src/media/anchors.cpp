@@ -22,6 +22,7 @@ Anchors::Anchors(const config::Config& cfg, Metrics& metrics)
   policy.allow_opus_to_network = cfg.media.opus_to_network;
   policy.network_codecs = cfg.transcoding.network_codecs;
   policy.browser_codecs = cfg.transcoding.browser_codecs;
+  if (cfg.media.video) policy.video_codecs = cfg.media.video_codecs;
   std::string advertised =
       cfg.media.advertised_address.empty() ? cfg.media.address : cfg.media.advertised_address;
   codec::OpusParams opus;
@@ -33,6 +34,9 @@ Anchors::Anchors(const config::Config& cfg, Metrics& metrics)
                            metrics_, cfg.transcoding.browser_codecs, cfg.transcoding.network_codecs,
                            opus, cfg.dtmf.inband});
   shared_->ice_full = cfg.media.ice == config::IceMode::kFull;
+  shared_->video = cfg.media.video;
+  shared_->video_kbps = cfg.media.video_max_kbps;
+  shared_->ports_changed = [this] { update_gauges(); };
   spdlog::info("media on {} ports {}-{}, DTLS fingerprint sha-256 {}", cfg.media.address,
                cfg.media.port_min, cfg.media.port_max, cert_->fingerprint_sha256());
   if (inactivity_ms_ > 0) {

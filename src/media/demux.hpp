@@ -18,6 +18,7 @@ enum class PacketKind { kStun, kDtls, kRtp, kRtcp, kUnknown };
 inline constexpr size_t kStunHeaderLen = 20;
 inline constexpr size_t kDtlsRecordHeaderLen = 13;
 inline constexpr size_t kRtpHeaderLen = 12;
+inline constexpr size_t kRtcpHeaderLen = 8;
 inline constexpr uint32_t kStunMagicCookie = 0x2112A442;
 
 constexpr PacketKind classify(const uint8_t* data, size_t len) {
@@ -33,11 +34,13 @@ constexpr PacketKind classify(const uint8_t* data, size_t len) {
     return len >= kDtlsRecordHeaderLen ? PacketKind::kDtls : PacketKind::kUnknown;
   }
   if (b >= 128 && b <= 191) {
-    if (len < kRtpHeaderLen) return PacketKind::kUnknown;
+    if (len < kRtcpHeaderLen) return PacketKind::kUnknown;
     // RFC 5761 section 4: RTCP packet types 192..223 (SR 200, RR 201, SDES, BYE, APP, RTPFB,
-    // PSFB, XR) sit where RTP payload types 64..95 with the marker bit would be.
+    // PSFB, XR) sit where RTP payload types 64..95 with the marker bit would be. An RTCP
+    // packet may be as short as its 8-byte header (an RR with no report blocks).
     const uint8_t second = data[1];
-    return second >= 192 && second <= 223 ? PacketKind::kRtcp : PacketKind::kRtp;
+    if (second >= 192 && second <= 223) return PacketKind::kRtcp;
+    return len >= kRtpHeaderLen ? PacketKind::kRtp : PacketKind::kUnknown;
   }
   return PacketKind::kUnknown;
 }

@@ -16,6 +16,24 @@ const Media* first_audio(const Session& s) {
   return nullptr;
 }
 
+const Media* first_video(const Session& s) {
+  for (const auto& m : s.media)
+    if (m.type == "video" && !m.rejected && m.is_rtp()) return &m;
+  return nullptr;
+}
+
+// The RTP and RTCP ports of a plain RTP line: a=rtcp (RFC 3605), else port + 1; the RTP port
+// with rtcp-mux.
+void rtp_ports(const Media& m, uint16_t& rtp, uint16_t& rtcp, bool& mux) {
+  rtp = static_cast<uint16_t>(m.port);
+  mux = m.attr("rtcp-mux") != nullptr;
+  rtcp = mux ? rtp : static_cast<uint16_t>(rtp + 1);
+  if (const auto* a = m.attr("rtcp"); a && !mux) {
+    unsigned long p = std::strtoul(a->value.c_str(), nullptr, 10);
+    if (p > 0 && p <= 65535) rtcp = static_cast<uint16_t>(p);
+  }
+}
+
 std::string value_of(const Session& s, const Media& m, std::string_view name) {
   if (const auto* a = m.attr(name)) return a->value;
   if (const auto* a = s.attr(name)) return a->value;
@@ -53,6 +71,10 @@ BrowserTransport describe_browser(std::string_view sdp) {
   t.rtcp_mux = m->attr("rtcp-mux") != nullptr;
   for (const auto& a : m->attrs)
     if (a.name == "candidate") t.candidates.push_back(a.value);
+  if (const Media* v = first_video(*s)) {
+    t.video = true;
+    for (const auto& c : v->codecs) t.video_payload_types.push_back(c.pt);
+  }
   if (t.ice_ufrag.empty() || t.ice_pwd.empty() || t.fingerprint.empty()) {
     t.error = "no ICE credentials or DTLS fingerprint";
     return t;
@@ -75,12 +97,13 @@ NetworkMedia describe_network(std::string_view sdp) {
     return n;
   }
   n.address = m->address;
-  n.rtp_port = static_cast<uint16_t>(m->port);
-  n.rtcp_mux = m->attr("rtcp-mux") != nullptr;
-  n.rtcp_port = n.rtcp_mux ? n.rtp_port : static_cast<uint16_t>(n.rtp_port + 1);
-  if (const auto* a = m->attr("rtcp"); a && !n.rtcp_mux) {
-    unsigned long p = std::strtoul(a->value.c_str(), nullptr, 10);
-    if (p > 0 && p <= 65535) n.rtcp_port = static_cast<uint16_t>(p);
+  rtp_ports(*m, n.rtp_port, n.rtcp_port, n.rtcp_mux);
+  if (const Media* v = first_video(*s)) {
+    if (v->port <= 65535 && !v->address.empty()) {
+      n.video.present = true;
+      n.video.address = v->address;
+      rtp_ports(*v, n.video.rtp_port, n.video.rtcp_port, n.video.rtcp_mux);
+    }
   }
   n.direction = detail::mode_name(m->mode);
   for (const auto& c : m->codecs) {

@@ -26,6 +26,10 @@ struct BrowserTransport {
   std::string setup;            // "actpass", "active", "passive"
   bool rtcp_mux = false;
   std::vector<std::string> candidates;  // a=candidate values without "candidate:"
+  // The first open video line: whether there is one, and its payload types (on the bundled
+  // transport, RTP with one of them is video; the browser's audio line uses none of them).
+  bool video = false;
+  std::vector<int> video_payload_types;
 
   // A re-offer with new ICE credentials restarts ICE (RFC 8839 section 4.4.1.1.1).
   bool ice_restart_from(const BrowserTransport& before) const {
@@ -58,6 +62,14 @@ struct NetworkMedia {
     int rate = 0;
   };
   std::vector<Format> formats;
+  // The first open video line (media.video: passthrough): its own port pair.
+  struct Video {
+    bool present = false;  // an open video line with an address and port
+    std::string address;
+    uint16_t rtp_port = 0;
+    uint16_t rtcp_port = 0;
+    bool rtcp_mux = false;
+  } video;
 };
 
 BrowserTransport describe_browser(std::string_view sdp);

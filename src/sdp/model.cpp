@@ -314,6 +314,13 @@ void Writer::m_line(std::string_view type, unsigned long port, std::string_view 
   line('m', v);
 }
 
+void Writer::media(const Media& m) {
+  m_line(m.type, m.port, m.proto, m.formats);
+  codecs(m.codecs);
+  for (const auto& a : m.attrs) attr(a.name, a.value);
+  attr(mode_name(m.mode));
+}
+
 std::vector<std::string> pt_list(const std::vector<Codec>& cs) {
   std::vector<std::string> out;
   for (const auto& c : cs) out.push_back(std::to_string(c.pt));

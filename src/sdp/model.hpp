@@ -74,6 +74,8 @@ class Writer {
   void codecs(const std::vector<Codec>& cs);  // a=rtpmap + a=fmtp
   void m_line(std::string_view type, unsigned long port, std::string_view proto,
               const std::vector<std::string>& formats);
+  // A parsed media line as it was (m=, codecs, attributes, direction; not its c= line).
+  void media(const Media& m);
   const std::string& text() const { return out_; }
 
  private:

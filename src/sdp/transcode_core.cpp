@@ -87,11 +87,18 @@ Codec make_codec(int pt, std::string encoding, unsigned long rate, std::string c
 }
 
 std::string stand_in(const Session& shape, int audio, const std::vector<Codec>& cs, Mode mode,
-                     std::string_view ptime) {
+                     std::string_view ptime, const Session* keep) {
   Writer w;
   w.session_head(1, 1, "0.0.0.0");
+  for (const auto& a : shape.attrs)
+    if (a.name == "group") w.attr(a.name, a.value);  // BUNDLE decides which video is bridged
   for (size_t i = 0; i < shape.media.size(); ++i) {
     const Media& m = shape.media[i];
+    const Media* kept = keep && i < keep->media.size() ? &keep->media[i] : nullptr;
+    if (int(i) != audio && kept && kept->type == "video" && !kept->rejected) {
+      w.media(*kept);
+      continue;
+    }
     if (int(i) != audio) {
       w.m_line(m.type, 0, m.proto, m.formats);
       continue;
@@ -115,7 +122,8 @@ NetworkChoice pick_network_codec(std::string_view network_offer,
 }
 
 Result to_browser_offer_transcoding(std::string_view network_offer, const BrowserLeg& leg,
-                                    const std::vector<std::string>& browser_codecs) {
+                                    const std::vector<std::string>& browser_codecs,
+                                    const std::vector<std::string>& video_codecs) {
   std::string err;
   auto s = detail::parse(network_offer, err);
   if (!s) return fail("network offer: " + err);
@@ -138,7 +146,10 @@ Result to_browser_offer_transcoding(std::string_view network_offer, const Browse
   // the core has none: the browser's digits then go in-band into the G.711 stream.
   if (opus) cs.push_back(make_codec(kEvent48kPt, "telephone-event", 48000, {}, "0-15"));
   if (g711) cs.push_back(make_codec(kEvent8kPt, "telephone-event", 8000, {}, "0-15"));
-  return to_browser_offer(stand_in(*s, audio, cs, s->media[size_t(audio)].mode, {}), leg);
+  CodecPolicy video;
+  video.video_codecs = video_codecs;
+  return to_browser_offer(stand_in(*s, audio, cs, s->media[size_t(audio)].mode, {}, &*s), leg,
+                          video);
 }
 
 Result to_network_answer_transcoding(std::string_view browser_answer, const NetworkLeg& leg,
@@ -170,7 +181,7 @@ Result to_network_answer_transcoding(std::string_view browser_answer, const Netw
     cs.push_back(std::move(te));
   }
   // 20 ms is what the transcoder sends towards the IMS.
-  Result r = to_network_answer(stand_in(*off, audio, cs, bm.mode, "20"), leg, network_offer);
+  Result r = to_network_answer(stand_in(*off, audio, cs, bm.mode, "20", &*ans), leg, network_offer);
   if (!r.ok) return r;
   plan.browser_codec = br->encoding;
   plan.browser_pt = br->pt;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sdp/model.hpp"
+#include "sdp/translate.hpp"
 
 namespace rtcgw::sdp::detail {
 
@@ -27,8 +28,27 @@ Codec make_codec(int pt, std::string encoding, unsigned long rate, std::string c
 
 // What a peer would have sent had it taken rtcgw's codecs: an SDP with the m= lines of `shape`,
 // all rejected (their proto and formats kept) but line `audio`, which carries `cs` in `mode`
-// (and a=ptime when `ptime` is not empty). The relaying translations then finish the job.
+// (and a=ptime when `ptime` is not empty), and the video lines `keep` has open, copied from it
+// (the peer's real video line, relayed as on any call). The relaying translations then finish
+// the job.
 std::string stand_in(const Session& shape, int audio, const std::vector<Codec>& cs, Mode mode,
-                     std::string_view ptime);
+                     std::string_view ptime, const Session* keep = nullptr);
+
+// Video passthrough (video.cpp).
+// A codec that carries video itself (not rtx, red, ulpfec or flexfec), at 90 kHz.
+bool video_media(const Codec& c);
+// The codecs of `in` named in `names` (case-insensitive), in `in`'s order, leaving out any whose
+// payload type `audio` (the bridged audio line's codecs) uses.
+std::vector<Codec> video_codecs(const std::vector<Codec>& in, const std::vector<std::string>& names,
+                                const std::vector<Codec>& audio);
+// The first open RTP video line of `s`; with `bundled_with` >= 0 it must also be in a BUNDLE
+// group with that line (the browser's transport is the audio line's). -1: none.
+int video_line(const Session& s, int bundled_with);
+// The mids of the session's a=group:BUNDLE lines, in order; empty when it has none.
+std::vector<std::string> bundle_mids(const Session& s);
+// The IMS's video line: RTP/AVP (or the offer's proto), the video port, b=AS, no WebRTC
+// attributes.
+void network_video(Writer& w, const NetworkLeg& leg, std::string_view proto,
+                   const std::vector<Codec>& cs, Mode mode, bool rtcp_mux);
 
 }  // namespace rtcgw::sdp::detail

@@ -9,6 +9,7 @@
 namespace rtcgw::sdp {
 namespace {
 
+using detail::bundle_mids;
 using detail::Codec;
 using detail::iequals;
 using detail::Media;
@@ -151,6 +152,8 @@ void browser_media(Writer& w, const BrowserLeg& leg, std::string_view type, cons
                    const std::vector<Codec>& cs, const Media& ptime_from, detail::Mode mode,
                    std::string_view setup, bool rtcp_mux) {
   w.m_line(type, leg.port, kWebRtcProto, detail::pt_list(cs));
+  // The video line's b=AS is the most the browser sends (RFC 3556); audio needs no limit.
+  if (type == "video") w.line('b', "AS:" + std::to_string(leg.video_kbps));
   if (!mid.empty()) w.attr("mid", mid);
   w.attr("ice-ufrag", leg.ice_ufrag);
   w.attr("ice-pwd", leg.ice_pwd);
@@ -173,23 +176,6 @@ std::string answer_setup(const std::string& wanted, const Media& offer) {
   if (wanted == "active" || wanted == "passive") return wanted;
   const auto* a = offer.attr("setup");
   return a && a->value == "passive" ? "active" : "passive";
-}
-
-// The mids of the offer's a=group:BUNDLE, empty when it has none.
-std::vector<std::string> bundle_mids(const Session& s) {
-  std::vector<std::string> mids;
-  for (const auto& a : s.attrs) {
-    if (a.name != "group" || a.value.rfind("BUNDLE", 0) != 0) continue;
-    size_t pos = 6;
-    while (pos < a.value.size()) {
-      size_t start = a.value.find_first_not_of(' ', pos);
-      if (start == std::string::npos) break;
-      size_t end = a.value.find(' ', start);
-      mids.push_back(a.value.substr(start, end - start));
-      pos = end == std::string::npos ? a.value.size() : end;
-    }
-  }
-  return mids;
 }
 
 std::string bundle_line(const std::vector<std::string>& mids) {
@@ -228,23 +214,34 @@ Result to_network_offer(std::string_view browser_offer, const NetworkLeg& leg,
   std::string err;
   auto s = detail::parse(browser_offer, err);
   if (!s) return fail("browser offer: " + err);
+  // The bridged audio line: the first whose codecs leave one the IMS takes.
+  int audio = -1;
+  std::vector<Codec> acs;
+  for (size_t i = 0; i < s->media.size() && audio < 0; ++i) {
+    const Media& m = s->media[i];
+    if (m.type != "audio" || m.rejected || !m.is_rtp()) continue;
+    acs = network_codecs(m.codecs, policy);
+    if (usable(acs)) audio = int(i);
+  }
+  if (audio < 0) return fail("browser offer has no audio codec the network accepts");
+  int video = leg.video_rtp_port ? detail::video_line(*s, audio) : -1;
+  std::vector<Codec> vcs;
+  if (video >= 0)
+    vcs = detail::video_codecs(s->media[size_t(video)].codecs, policy.video_codecs, acs);
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);
-  bool bridged = false;
-  for (const auto& m : s->media) {
-    std::vector<Codec> cs;
-    if (!bridged && m.type == "audio" && !m.rejected && m.is_rtp())
-      cs = network_codecs(m.codecs, policy);
-    if (!usable(cs)) {
+  for (size_t i = 0; i < s->media.size(); ++i) {
+    const Media& m = s->media[i];
+    if (int(i) == audio) {
+      network_audio(w, leg, "RTP/AVP", acs, m, m.mode, leg.rtcp_mux_offered);
+    } else if (int(i) == video && !vcs.empty()) {
+      detail::network_video(w, leg, "RTP/AVP", vcs, m.mode, leg.video_rtcp_mux_offered);
+    } else {
       // Rejected: RTP lines say RTP/AVP so the IMS sees no SAVPF; the format list stays valid.
       w.m_line(m.type, 0, m.is_rtp() ? "RTP/AVP" : m.proto,
                m.is_rtp() ? rtp_formats(m.formats) : m.formats);
-      continue;
     }
-    bridged = true;
-    network_audio(w, leg, "RTP/AVP", cs, m, m.mode, leg.rtcp_mux_offered);
   }
-  if (!bridged) return fail("browser offer has no audio codec the network accepts");
   return finish(w.text());
 }
 
@@ -257,14 +254,25 @@ Result to_browser_answer(std::string_view network_answer, std::string_view brows
   std::vector<std::string> offered_bundle = bundle_mids(off);
   std::vector<std::string> accepted;
   Writer media;
-  bool any = false;
+  bool any = false, video = false;
   for (size_t i = 0; i < off.media.size(); ++i) {
     const Media& om = off.media[i];
     const Media& am = ans.media[i];
     std::string mid = om.mid();
     std::vector<Codec> cs;
-    if (!om.rejected && !am.rejected && om.is_rtp() && am.is_rtp())
+    bool is_video = om.type == "video";
+    if (!om.rejected && !am.rejected && om.is_rtp() && am.is_rtp() &&
+        (!is_video || (!video && int(i) == detail::video_line(off, -1))))
       cs = answered_codecs(am.codecs, om.codecs);
+    if (is_video) {
+      // Only what carries video is relayed, on the browser's bundled transport.
+      cs.erase(std::remove_if(cs.begin(), cs.end(),
+                              [](const Codec& c) { return !detail::video_media(c); }),
+               cs.end());
+      if (std::find(offered_bundle.begin(), offered_bundle.end(), mid) == offered_bundle.end())
+        cs.clear();
+      video = video || !cs.empty();
+    }
     if (!usable(cs)) {
       media.m_line(om.type, 0, om.proto, om.formats);
       if (!mid.empty()) media.attr("mid", mid);
@@ -289,26 +297,34 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg,
   std::string err;
   auto s = detail::parse(network_offer, err);
   if (!s) return fail("network offer: " + err);
+  int audio = -1;
+  std::vector<Codec> acs;
+  for (size_t i = 0; i < s->media.size() && audio < 0; ++i) {
+    const Media& m = s->media[i];
+    if (m.type != "audio" || m.rejected || !plain_rtp(m)) continue;
+    acs = browser_codecs(m.codecs, policy);
+    if (usable(acs)) audio = int(i);
+  }
+  if (audio < 0) return fail("network offer has no audio codec the browser can decode");
+  int video = detail::video_line(*s, -1);
+  std::vector<Codec> vcs;
+  if (video >= 0 && plain_rtp(s->media[size_t(video)]))
+    vcs = detail::video_codecs(s->media[size_t(video)].codecs, policy.video_codecs, acs);
   std::vector<std::string> mids;
   Writer media;
-  bool bridged = false;
   for (size_t i = 0; i < s->media.size(); ++i) {
     const Media& m = s->media[i];
     std::string mid = i < leg.mids.size() && !leg.mids[i].empty() ? leg.mids[i] : std::to_string(i);
-    std::vector<Codec> cs;
-    if (!bridged && m.type == "audio" && !m.rejected && plain_rtp(m))
-      cs = browser_codecs(m.codecs, policy);
-    if (!usable(cs)) {
+    bool bridged = int(i) == audio || (int(i) == video && !vcs.empty());
+    if (!bridged) {
       media.m_line(m.type, 0, m.is_rtp() ? kWebRtcProto : m.proto,
                    m.is_rtp() ? rtp_formats(m.formats) : m.formats);
       media.attr("mid", mid);
       continue;
     }
-    bridged = true;
     mids.push_back(mid);
-    browser_media(media, leg, "audio", mid, cs, m, m.mode, "actpass", true);
+    browser_media(media, leg, m.type, mid, int(i) == audio ? acs : vcs, m, m.mode, "actpass", true);
   }
-  if (!bridged) return fail("network offer has no audio codec the browser can decode");
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);
   if (leg.ice_lite) w.attr("ice-lite");
@@ -322,17 +338,29 @@ Result to_network_answer(std::string_view browser_answer, const NetworkLeg& leg,
   if (!p.error.empty()) return fail(p.error);
   const Session& ans = *p.a;
   const Session& off = *p.b;
+  // The lines to_browser_offer bridged: the first plain RTP audio line and video line.
+  int video = leg.video_rtp_port ? detail::video_line(off, -1) : -1;
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);
   bool bridged = false;
   for (size_t i = 0; i < off.media.size(); ++i) {
     const Media& om = off.media[i];
     const Media& bm = ans.media[i];
+    bool open = !om.rejected && !bm.rejected && plain_rtp(om) && bm.is_rtp();
     std::vector<Codec> cs;
-    if (!bridged && om.type == "audio" && !om.rejected && !bm.rejected && plain_rtp(om) &&
-        bm.is_rtp())
+    if (open && int(i) == video) {
       cs = answered_codecs(bm.codecs, om.codecs);
-    if (!usable(cs)) {
+      cs.erase(std::remove_if(cs.begin(), cs.end(),
+                              [](const Codec& c) { return !detail::video_media(c); }),
+               cs.end());
+      if (!cs.empty()) {
+        detail::network_video(w, leg, om.proto, cs, detail::answer_mode(om.mode, bm.mode),
+                              leg.video_rtcp_mux_offered && om.attr("rtcp-mux") != nullptr);
+        continue;
+      }
+    }
+    if (!bridged && om.type == "audio" && open) cs = answered_codecs(bm.codecs, om.codecs);
+    if (int(i) == video || !usable(cs)) {
       w.m_line(om.type, 0, om.proto, om.formats);
       continue;
     }
@@ -389,7 +417,8 @@ std::string pick_browser_codec(std::string_view browser_offer,
 }
 
 Result to_network_offer_transcoding(std::string_view browser_offer, const NetworkLeg& leg,
-                                    const std::vector<std::string>& network_codecs) {
+                                    const std::vector<std::string>& network_codecs,
+                                    const std::vector<std::string>& video_codecs) {
   std::string err;
   auto s = detail::parse(browser_offer, err);
   if (!s) return fail("browser offer: " + err);
@@ -406,14 +435,23 @@ Result to_network_offer_transcoding(std::string_view browser_offer, const Networ
   ptime.attrs.push_back({"ptime", "20"});
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);
+  // Video is relayed as on any call; on the browser leg it must not take a payload type of the
+  // browser's audio line.
+  int video = leg.video_rtp_port ? detail::video_line(*s, audio) : -1;
+  std::vector<Codec> vcs;
+  if (video >= 0)
+    vcs = detail::video_codecs(s->media[size_t(video)].codecs, video_codecs,
+                               s->media[size_t(audio)].codecs);
   for (size_t i = 0; i < s->media.size(); ++i) {
     const Media& m = s->media[i];
-    if (int(i) != audio) {
+    if (int(i) == audio) {
+      network_audio(w, leg, "RTP/AVP", cs, ptime, m.mode, leg.rtcp_mux_offered);
+    } else if (int(i) == video && !vcs.empty()) {
+      detail::network_video(w, leg, "RTP/AVP", vcs, m.mode, leg.video_rtcp_mux_offered);
+    } else {
       w.m_line(m.type, 0, m.is_rtp() ? "RTP/AVP" : m.proto,
                m.is_rtp() ? rtp_formats(m.formats) : m.formats);
-      continue;
     }
-    network_audio(w, leg, "RTP/AVP", cs, ptime, m.mode, leg.rtcp_mux_offered);
   }
   return finish(w.text());
 }
@@ -458,7 +496,7 @@ Result to_browser_answer_transcoding(std::string_view network_answer,
   std::vector<Codec> cs{*br};
   if (iequals(br->encoding, "opus")) cs.back().fmtp = "minptime=10;useinbandfec=1";
   if (plan.browser_event_pt >= 0) cs.push_back(*bte);
-  return to_browser_answer(detail::stand_in(off, audio, cs, am.mode, {}), browser_offer, leg);
+  return to_browser_answer(detail::stand_in(off, audio, cs, am.mode, {}, &ans), browser_offer, leg);
 }
 
 }  // namespace rtcgw::sdp

@@ -5,8 +5,9 @@
 // again before it is returned, so a result with ok == true always holds an SDP sofia accepts.
 //
 // m= lines keep their number and order on both sides (RFC 3264 section 6), so line i of an
-// answer always matches line i of the offer it answers. Only the first audio line is bridged;
-// video, application and further audio lines are rejected with port 0 for now.
+// answer always matches line i of the offer it answers. The first audio line is bridged, and
+// with media.video: passthrough the first video line bundled with it (its codecs relayed as
+// they are, on a port pair of its own towards the IMS); further lines are rejected with port 0.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,10 @@ struct NetworkLeg {
   bool rtcp_mux_offered = false;  // add a=rtcp-mux (offer it / accept the network's offer)
   uint64_t session_id = 0;        // o= session id, fixed for the dialog
   uint64_t session_version = 1;   // o= version: the caller increments it on every new SDP
+  // The video port pair's RTP port (RTCP on the next); 0: video lines are rejected.
+  uint16_t video_rtp_port = 0;
+  bool video_rtcp_mux_offered = false;
+  unsigned video_kbps = 2000;  // b=AS of the video line
 };
 
 // The WebRTC leg towards the browser (ICE-lite, DTLS-SRTP, rtcp-mux).
@@ -53,6 +58,7 @@ struct BrowserLeg {
   std::vector<std::string> mids;
   uint64_t session_id = 0;
   uint64_t session_version = 1;
+  unsigned video_kbps = 2000;  // b=AS of a bridged video line (the browser's send limit)
 };
 
 struct CodecPolicy {
@@ -62,6 +68,13 @@ struct CodecPolicy {
   // codec the browser decodes towards the browser.
   std::vector<std::string> network_codecs;
   std::vector<std::string> browser_codecs;
+  // media.video: passthrough: the video codecs relayed ("VP8", "H264"), in preference order;
+  // empty: video lines are rejected (media.video: reject, or no port pair free for video).
+  // Offers towards either side then carry the first video line that is bundled with the
+  // bridged audio line (browser offers) or plain RTP (core offers), with these codecs only (no
+  // rtx, red or FEC: they need the ssrc-group lines the IMS does not get), and none whose
+  // payload type the bridged audio line uses (the browser leg tells the two apart by it).
+  std::vector<std::string> video_codecs;
 };
 
 // b=AS value written on the network audio line: G.711 at 20 ms is 64 kbit/s of payload plus
@@ -111,7 +124,8 @@ std::string pick_browser_codec(std::string_view browser_offer,
 // Browser offer -> offer to the IMS listing `network_codecs` (G.711 with their static payload
 // types) and telephone-event/8000, for a call rtcgw transcodes.
 Result to_network_offer_transcoding(std::string_view browser_offer, const NetworkLeg& leg,
-                                    const std::vector<std::string>& network_codecs);
+                                    const std::vector<std::string>& network_codecs,
+                                    const std::vector<std::string>& video_codecs = {});
 
 // The IMS's answer to that -> the answer to the browser with its best codec of
 // `browser_codecs`, and what each leg carries.
@@ -139,7 +153,8 @@ NetworkChoice pick_network_codec(std::string_view network_offer,
 // FEC, PCMU 0, PCMA 8, in list order) and telephone-event (110 at 48000 with opus, 126 at 8000
 // with G.711: Chromium's numbers), for a call rtcgw transcodes. The rest as to_browser_offer.
 Result to_browser_offer_transcoding(std::string_view network_offer, const BrowserLeg& leg,
-                                    const std::vector<std::string>& browser_codecs);
+                                    const std::vector<std::string>& browser_codecs,
+                                    const std::vector<std::string>& video_codecs = {});
 
 // The browser's answer to that -> the answer to the IMS with the codec pick_network_codec
 // chose and the offer's telephone-event/8000, both with the offer's payload types; `plan` says

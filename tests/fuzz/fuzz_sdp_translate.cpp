@@ -132,11 +132,14 @@ a=maxptime:240
 a=sendrecv
 )sdp";
 
-sdp::NetworkLeg network_leg(bool v6, bool mux) {
+// `video`: media.video: passthrough, with a video port pair.
+sdp::NetworkLeg network_leg(bool v6, bool mux, bool video) {
   sdp::NetworkLeg leg;
   leg.address = v6 ? "2001:db8::10" : "192.0.2.10";
   leg.rtp_port = 30000;
   leg.rtcp_mux_offered = mux;
+  leg.video_rtp_port = video ? 30002 : 0;
+  leg.video_rtcp_mux_offered = mux;
   leg.session_id = 42;
   leg.session_version = 7;
   return leg;
@@ -176,10 +179,11 @@ void check(const sdp::Result& r) {
 // such lines before sofia sees them (corpus/sdp_translate/regress_sofia_mline_*).
 
 void one(std::string_view text, uint8_t flags) {
-  const sdp::NetworkLeg nl = network_leg(flags & 1, flags & 2);
+  const sdp::NetworkLeg nl = network_leg(flags & 1, flags & 2, flags & 32);
   const sdp::BrowserLeg bl = browser_leg(flags & 4, flags & 8);
   sdp::CodecPolicy policy;
   policy.allow_opus_to_network = flags & 16;
+  if (flags & 32) policy.video_codecs = {"VP8", "H264"};
 
   (void)sdp::describe_browser(text);
   (void)sdp::describe_network(text);
@@ -195,7 +199,7 @@ void one(std::string_view text, uint8_t flags) {
   check(sdp::to_browser_answer(text, kBrowserOffer, bl));  // as the network's answer
 
   // As the network's offer (a call from the core), then the browser's answer to it.
-  sdp::Result boffer = sdp::to_browser_offer(text, bl);
+  sdp::Result boffer = sdp::to_browser_offer(text, bl, policy);
   check(boffer);
   if (boffer.ok) {
     sdp::BrowserTransport t = sdp::describe_browser(boffer.sdp);
@@ -212,8 +216,8 @@ void one(std::string_view text, uint8_t flags) {
   bool shared = false;
   (void)sdp::pick_browser_codec(text, kBrowserCodecs, kNetworkCodecs, shared);
   (void)sdp::pick_network_codec(text, kBrowserCodecs, kNetworkCodecs);
-  check(sdp::to_network_offer_transcoding(text, nl, kNetworkCodecs));
-  check(sdp::to_browser_offer_transcoding(text, bl, kBrowserCodecs));
+  check(sdp::to_network_offer_transcoding(text, nl, kNetworkCodecs, policy.video_codecs));
+  check(sdp::to_browser_offer_transcoding(text, bl, kBrowserCodecs, policy.video_codecs));
   sdp::TranscodePlan plan;
   check(sdp::to_browser_answer_transcoding(text, kBrowserOffer, bl, kBrowserCodecs, plan));
   check(sdp::to_browser_answer_transcoding(kNetworkAnswer, text, bl, kBrowserCodecs, plan));
@@ -232,7 +236,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // itself stays a plain SDP (the seeds are the unit tests' files as they are).
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * 16777619u;
-  const uint8_t flags = uint8_t(h & 31);
+  const uint8_t flags = uint8_t(h & 63);
   // Two SDPs from one input: split at the first NUL byte (the pair seeds are "answer\0offer"),
   // else at a byte the hash picks.
   size_t at = text.find('\0');
@@ -244,7 +248,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view a = text.substr(0, at), b = text.substr(std::min(size, at + skip));
 
   one(text, flags);
-  const sdp::NetworkLeg nl = network_leg(flags & 1, flags & 2);
+  const sdp::NetworkLeg nl = network_leg(flags & 1, flags & 2, flags & 32);
   const sdp::BrowserLeg bl = browser_leg(flags & 4, flags & 8);
   check(sdp::to_browser_answer(a, b, bl));
   check(sdp::to_network_answer(a, nl, b));

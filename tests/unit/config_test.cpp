@@ -640,3 +640,30 @@ TEST(Config, MediaIce) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Config, MediaVideo) {
+  auto def = load_string(kMinimal, "t.yaml").media;
+  EXPECT_FALSE(def.video) << "video lines are rejected unless asked for";
+  EXPECT_EQ(def.video_codecs, (std::vector<std::string>{"VP8", "H264"}));
+  EXPECT_EQ(def.video_max_kbps, 2000u);
+  auto on = load_string(kMinimal +
+                            "media: { video: passthrough, video_codecs: [h264], "
+                            "video_max_kbps: 768 }\n",
+                        "t.yaml")
+                .media;
+  EXPECT_TRUE(on.video);
+  EXPECT_EQ(on.video_codecs, (std::vector<std::string>{"H264"})) << "canonical spelling";
+  EXPECT_EQ(on.video_max_kbps, 768u);
+  expect_one_error(kMinimal + "media: { video: on }\n",
+                   "t.yaml:6: media.video: ", "expected reject or passthrough, got \"on\"");
+  expect_one_error(kMinimal + "media: { video_codecs: [VP9] }\n", "t.yaml:6: media.video_codecs",
+                   "unknown codec \"VP9\" (known: VP8, H264)");
+  expect_one_error(kMinimal + "media: { video_codecs: [] }\n", "t.yaml:6: media.video_codecs",
+                   "needs at least one codec");
+  expect_one_error(kMinimal + "media: { video_max_kbps: 10 }\n", "t.yaml:6: media.video_max_kbps",
+                   "");
+}
+
+}  // namespace

@@ -104,14 +104,20 @@ TEST(MediaDemux, ShortPackets) {
   EXPECT_EQ(classify(rtp.data(), 11), PacketKind::kUnknown);
   EXPECT_EQ(classify(rtp.data(), 12), PacketKind::kRtp);
   auto rtcp = packet(0x80, 200);
-  EXPECT_EQ(classify(rtcp.data(), 11), PacketKind::kUnknown);
-  EXPECT_EQ(classify(rtcp.data(), 12), PacketKind::kRtcp);
+  EXPECT_EQ(classify(rtcp.data(), 7), PacketKind::kUnknown);
+  // An RR with no report block is its 8-byte header alone.
+  EXPECT_EQ(classify(rtcp.data(), 8), PacketKind::kRtcp);
+  EXPECT_EQ(classify(rtp.data(), 8), PacketKind::kUnknown);
   // Every length below each minimum, for every first byte (with a cookie in place).
   for (int b = 0; b < 256; ++b) {
     auto buf = packet(uint8_t(b), 200);
     for (size_t len = 0; len < 20; ++len) {
       PacketKind k = classify(buf.data(), len);
-      if (len < 12) {
+      bool short_rtcp = b >= 128 && b <= 191 && len >= 8;  // second byte 200: SR
+      if (len < 12 && !short_rtcp) {
+        EXPECT_EQ(k, PacketKind::kUnknown) << b << " " << len;
+      }
+      if (len < 8) {
         EXPECT_EQ(k, PacketKind::kUnknown) << b << " " << len;
       }
       if (len < 13) {
