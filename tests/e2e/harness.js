@@ -45,15 +45,26 @@ async function waitFor(what, check, ms = 10000, every = 100) {
   }
 }
 
-function freeTcpPort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+// Ports handed out by this process: the kernel may give a port it just released again, and two
+// listeners of one test (rtcgw's WebSocket and metrics) must not get the same one.
+const handedOut = new Set();
+
+async function freeTcpPort() {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.on('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port: p } = server.address();
+        server.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free TCP port not handed out already');
 }
 
 // A port free for both UDP and TCP (SIP listens on both).
@@ -317,8 +328,11 @@ async function freeRtpPort() {
   for (let i = 0; i < 50; i++) {
     const port = 20000 + 2 * Math.floor(Math.random() * 9000);
     let ok = true;
-    for (let p = port; p < port + 4 && ok; p++) ok = await bindable(p);
-    if (ok) return port;
+    for (let p = port; p < port + 4 && ok; p++) ok = !handedOut.has(p) && await bindable(p);
+    if (ok) {
+      for (let p = port; p < port + 4; p++) handedOut.add(p);
+      return port;
+    }
   }
   throw new Error('no free RTP port');
 }

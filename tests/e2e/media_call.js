@@ -45,6 +45,25 @@ function configure(hooks) {
 
 // --- the page ------------------------------------------------------------------------------------
 
+// The demo page (JsSIP, and an origin rtcgw allows) with media_page.js driving its own UA,
+// registered as alice through rtcgw's WebSocket on `wsPort`. `scripts`: further page scripts
+// (files next to this one) added before it registers.
+async function openRegisteredPage(context, origin, wsPort, outDir, scripts = []) {
+  const page = await h.openPhone(context, origin, 'alice', outDir);
+  for (const s of ['media_page.js', ...scripts]) {
+    await page.addScriptTag({ path: path.join(__dirname, s) });
+  }
+  await page.waitForFunction(() => window.mediaTest, null, { timeout: 5000 });
+  await page.evaluate((o) => window.mediaTest.start(o),
+    { ws: `ws://127.0.0.1:${wsPort}/`, uri: ALICE, password: 'demo' });
+  await h.waitFor('alice to register', async () => {
+    const st = await page.evaluate(() => window.mediaTest.state);
+    if (st.registration === 'failed') throw new Error(`registration failed: ${st.error}`);
+    return st.registration === 'registered';
+  }, 10000);
+  return page;
+}
+
 // The page's recent log, one line per event (the SDPs in full are in <out>/alice.console.log).
 async function pageLog(page) {
   return page.evaluate(() => window.mediaTest.events.slice(-30).map((e) => e.split('\n')[0])
@@ -357,17 +376,7 @@ async function main() {
     browser = chromium.browser;
     step('Chromium attached (fake microphone: a steady 440 Hz tone)');
 
-    // The demo page gives JsSIP and an origin rtcgw allows; media_page.js drives its own UA.
-    page = await h.openPhone(chromium.context, gw.origin, 'alice', outDir);
-    await page.addScriptTag({ path: path.join(__dirname, 'media_page.js') });
-    await page.waitForFunction(() => window.mediaTest, null, { timeout: 5000 });
-    await page.evaluate((o) => window.mediaTest.start(o),
-      { ws: `ws://127.0.0.1:${wsPort}/`, uri: ALICE, password: 'demo' });
-    await h.waitFor('alice to register', async () => {
-      const st = await page.evaluate(() => window.mediaTest.state);
-      if (st.registration === 'failed') throw new Error(`registration failed: ${st.error}`);
-      return st.registration === 'registered';
-    }, 10000);
+    page = await openRegisteredPage(chromium.context, gw.origin, wsPort, outDir);
     step('alice registered through rtcgw');
 
     const rtcgwEntry = procs.list.find((p) => p.name === 'rtcgw');
@@ -435,8 +444,8 @@ async function main() {
 }
 
 module.exports = {
-  configure, callEntry, expectAnchored, expectMedia, expectReleased, mLine, mediaMetrics, pageLog,
-  sippExchange, stats, waitCallState, waitStats, MIN_PACKETS,
+  configure, openRegisteredPage, callEntry, cleanUp, endIncoming, expectAnchored, expectMedia, expectReleased, mLine,
+  mediaMetrics, pageLog, sippExchange, stats, waitCallState, waitStats, MIN_PACKETS,
 };
 
 if (require.main === module) main();

@@ -2,10 +2,13 @@
 // origin rtcgw allows). Drives one JsSIP UA directly, leaving the demo's own phone idle, and
 // exposes what the test reads as window.mediaTest:
 //   start({ ws, uri, password })   register (state.registration: registering|registered|failed)
-//   call(target)                   outgoing call; incoming calls are answered automatically
+//   call(target, { video })        outgoing call (video: camera too, Chromium's fake device);
+//                                  incoming calls are answered automatically, with video when
+//                                  answerOptions.video is set
 //   hold() / unhold()              re-INVITE (sendonly / sendrecv); resolve on the 200
 //   hangup()                       session.terminate()
-//   stats()                        a summary of RTCPeerConnection.getStats()
+//   stats()                        a summary of RTCPeerConnection.getStats() (video: the video
+//                                  streams' counters, when the call has any)
 //   session()                      the call's JsSIP RTCSession (for dtmf_page.js)
 //   state.call: idle|calling|incoming|answering|accepted|confirmed|ended|failed
 //   calls[]: one entry per session: { direction, state, endedBy, cause, status, sdp... }
@@ -25,12 +28,18 @@
   audio.id = 'media-test-audio';
   document.body.append(audio);
 
+  // Shown once a call brings a video track: a rendered <video> is what a user would see (the
+  // screenshots show the echoed test pattern).
+  let videoEl = null;
+  const answerOptions = { video: false };
+
   // What the issue asks of the browser: no ICE servers, one transport, RTCP muxed, and a
-  // microphone with no processing (a steady test tone is otherwise suppressed).
-  const callOptions = () => ({
+  // microphone with no processing (a steady test tone is otherwise suppressed); a camera only
+  // when the call asks for one.
+  const callOptions = ({ video = false } = {}) => ({
     mediaConstraints: {
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-      video: false,
+      video: !!video,
     },
     pcConfig: { iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' },
   });
@@ -129,7 +138,7 @@
     setState('incoming');
     setState('answering');
     try {
-      s.answer(callOptions());
+      s.answer(callOptions(answerOptions));
     } catch (e) {
       log(`answer threw: ${e.message}`);
     }
@@ -142,6 +151,16 @@
       entry.trackSeen = true;
       audio.srcObject = e.streams[0] || new MediaStream([e.track]);
       audio.play().catch((err) => log(`audio.play: ${err.message}`));
+      if (e.track.kind === 'video') {
+        if (!videoEl) {
+          videoEl = document.createElement('video');
+          Object.assign(videoEl, { autoplay: true, muted: true, playsInline: true, width: 320 });
+          videoEl.id = 'media-test-video';
+          document.body.append(videoEl);
+        }
+        videoEl.srcObject = new MediaStream([e.track]);
+        videoEl.play().catch((err) => log(`video.play: ${err.message}`));
+      }
     });
     pc.addEventListener('iceconnectionstatechange', () => {
       entry.iceStates.push(pc.iceConnectionState);
@@ -150,9 +169,9 @@
     pc.addEventListener('connectionstatechange', () => log(`connection ${pc.connectionState}`));
   }
 
-  function call(target) {
-    log(`calling ${target}`);
-    ua.call(target, callOptions());
+  function call(target, options = {}) {
+    log(`calling ${target}${options.video ? ' with video' : ''}`);
+    ua.call(target, callOptions(options));
   }
 
   // hold/unhold resolve 'ok' once the re-INVITE is answered 2xx, else why not (JsSIP refused to
@@ -177,7 +196,8 @@
     const pc = session && session.connection;
     if (!pc) return null;
     const report = await pc.getStats();
-    const out = { inbound: null, outbound: null, transport: null, pair: null, codecs: {} };
+    const out = { inbound: null, outbound: null, transport: null, pair: null, codecs: {},
+      video: null };
     const byId = new Map();
     report.forEach((r) => byId.set(r.id, r));
     report.forEach((r) => {
@@ -191,6 +211,26 @@
       } else if (r.type === 'outbound-rtp' && r.kind === 'audio') {
         out.outbound = { packetsSent: r.packetsSent || 0, bytesSent: r.bytesSent || 0,
           codecId: r.codecId };
+      } else if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        out.video = out.video || {};
+        out.video.inbound = {
+          packetsReceived: r.packetsReceived || 0, packetsLost: r.packetsLost || 0,
+          bytesReceived: r.bytesReceived || 0, framesReceived: r.framesReceived || 0,
+          framesDecoded: r.framesDecoded || 0, keyFramesDecoded: r.keyFramesDecoded || 0,
+          framesDropped: r.framesDropped || 0, frameWidth: r.frameWidth || 0,
+          frameHeight: r.frameHeight || 0, pliCount: r.pliCount || 0, firCount: r.firCount || 0,
+          nackCount: r.nackCount || 0, decoderImplementation: r.decoderImplementation,
+          ssrc: r.ssrc, codecId: r.codecId,
+        };
+      } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        out.video = out.video || {};
+        out.video.outbound = {
+          packetsSent: r.packetsSent || 0, bytesSent: r.bytesSent || 0,
+          framesEncoded: r.framesEncoded || 0, keyFramesEncoded: r.keyFramesEncoded || 0,
+          frameWidth: r.frameWidth || 0, frameHeight: r.frameHeight || 0,
+          pliCount: r.pliCount || 0, firCount: r.firCount || 0,
+          encoderImplementation: r.encoderImplementation, ssrc: r.ssrc, codecId: r.codecId,
+        };
       } else if (r.type === 'transport') {
         out.transport = {
           dtlsState: r.dtlsState, dtlsRole: r.dtlsRole, srtpCipher: r.srtpCipher,
@@ -211,12 +251,14 @@
     for (const side of ['inbound', 'outbound']) {
       const c = out[side] && byId.get(out[side].codecId);
       if (c) out.codecs[side] = `${c.mimeType}/${c.clockRate} pt ${c.payloadType}`;
+      const v = out.video && out.video[side] && byId.get(out.video[side].codecId);
+      if (v) out.video[side].codec = `${v.mimeType}/${v.clockRate} pt ${v.payloadType}`;
     }
     return out;
   }
 
   window.mediaTest = {
-    state, events, calls, start, call, hangup, stats,
+    state, events, calls, start, call, hangup, stats, answerOptions,
     hold: () => reoffer('hold'),
     unhold: () => reoffer('unhold'),
     current: () => current,

@@ -30,7 +30,6 @@ const m = require('./media_call');
 const { EchoFarEnd, eventsOf } = require('./echo_far_end');
 
 const OVERALL_TIMEOUT_MS = 160000;
-const ALICE = 'sip:alice@rtcgw.demo';
 const ECHO = 'sip:echo@rtcgw.demo';
 const TRANSCODING = { transcoding: { browser_codecs: ['opus'], network_codecs: ['PCMU'] } };
 // DTMF as JsSIP sends it: ms of tone and of gap per digit; the network's clock and event pt
@@ -245,17 +244,9 @@ async function main() {
       workDir, extraArgs: [`--use-file-for-fake-audio-capture=${tone}`],
     });
     browser = chromium.browser;
-    page = await h.openPhone(chromium.context, gw.origin, 'alice', outDir);
-    await page.addScriptTag({ path: path.join(__dirname, 'media_page.js') });
-    await page.addScriptTag({ path: path.join(__dirname, 'dtmf_page.js') });
-    await page.waitForFunction(() => window.mediaTest && window.dtmfTest, null, { timeout: 5000 });
-    await page.evaluate((o) => window.mediaTest.start(o),
-      { ws: `ws://127.0.0.1:${wsPort}/`, uri: ALICE, password: 'demo' });
-    await h.waitFor('alice to register', async () => {
-      const st = await page.evaluate(() => window.mediaTest.state);
-      if (st.registration === 'failed') throw new Error(`registration failed: ${st.error}`);
-      return st.registration === 'registered';
-    }, 10000);
+    page = await m.openRegisteredPage(chromium.context, gw.origin, wsPort, outDir,
+      ['dtmf_page.js']);
+    await page.waitForFunction(() => window.dtmfTest, null, { timeout: 5000 });
     step('alice registered through rtcgw');
 
     await run({ page, metricsPort, farEnd, rtcgwEntry }, step);

@@ -35,3 +35,21 @@ add_test(NAME e2e_browser_media_transcode
           --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/media_transcode
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_browser_media_transcode PROPERTIES TIMEOUT 180 LABELS e2e)
+
+# media.video: passthrough: audio + VP8 from Chromium's fake camera to echo_far_end.js (plain
+# RTP/AVP video line of its own, echoed under another SSRC) and from the core (sipp -rtp_echo),
+# frames decoded from what comes back through rtcgw.
+add_test(NAME e2e_browser_media_video
+  COMMAND unshare --net sh -c "ip link set lo up && exec \"$@\"" e2e
+          node ${PROJECT_SOURCE_DIR}/tests/e2e/media_video.js
+          --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/media_video
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_browser_media_video PROPERTIES TIMEOUT 180 LABELS e2e)
+
+# The same with media.video_codecs: [H264] (Chromium's OpenH264 encoder, FFmpeg decoder).
+add_test(NAME e2e_browser_media_video_h264
+  COMMAND unshare --net sh -c "ip link set lo up && exec \"$@\"" e2e
+          node ${PROJECT_SOURCE_DIR}/tests/e2e/media_video.js
+          --rtcgw ${RTCGW_BIN} --out ${RTCGW_E2E_OUT}/media_video_h264 --video-codecs H264
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_browser_media_video_h264 PROPERTIES TIMEOUT 180 LABELS e2e)
