@@ -214,5 +214,55 @@ TEST_F(AnchorVideoTest, NetworkVideoBeforeOrWithoutNegotiatedVideoIsDropped) {
   EXPECT_TRUE(vfar.got_rtp.empty());
 }
 
+TEST_F(AnchorVideoTest, VideoAddedByAReOfferGetsItsPortsMidCall) {
+  // An audio call upgraded to video (the browser adds a camera and re-offers): the video pair
+  // is bound then, and video flows on the DTLS/SRTP association the audio already has.
+  make();
+  std::string err;
+  Anchor* a = anchors->create("v-5", 7, err);
+  ASSERT_NE(a, nullptr) << err;
+  sdp::Result offer = a->browser_sdp(browser_offer(), false);
+  ASSERT_TRUE(offer.ok) << offer.error;
+  EXPECT_EQ(a->ports_held(), 3u);
+  far.gw_rtp = Endpoint::from("127.0.0.1", sdp::describe_network(offer.sdp).rtp_port);
+  sdp::Result answer = a->network_sdp(far.sdp(true), false);
+  ASSERT_TRUE(answer.ok) << answer.error;
+  connect(answer.sdp, DtlsRole::kClient);
+  ASSERT_TRUE(browser.send_rtp(rtp_packet(1, 0, kBrowserAudioSsrc)));
+  ASSERT_TRUE(pump([&] { poll_video(); }, [&] { return !far.got_rtp.empty(); }));
+
+  sdp::Result reoffer = a->browser_sdp(browser_av_offer(), false);
+  ASSERT_TRUE(reoffer.ok) << reoffer.error;
+  EXPECT_EQ(a->ports_held(), 5u);
+  EXPECT_EQ(metrics.counter_value("rtcgw_media_ports_in_use", ""), 5);
+  sdp::NetworkMedia net = sdp::describe_network(reoffer.sdp);
+  ASSERT_TRUE(net.video.present) << reoffer.sdp;
+  vfar.gw_rtp = Endpoint::from("127.0.0.1", net.video.rtp_port);
+  sdp::Result reanswer = a->network_sdp(far_av_answer(), false);
+  ASSERT_TRUE(reanswer.ok) << reanswer.error;
+  EXPECT_FALSE(sdp::testing::has_prefix(reanswer.sdp, "m=video 0 ")) << reanswer.sdp;
+
+  Bytes video = rtp_packet(2, 96, kBrowserVideoSsrc);
+  ASSERT_TRUE(browser.send_rtp(video));
+  ASSERT_TRUE(pump([&] { poll_video(); }, [&] { return !vfar.got_rtp.empty(); }));
+  EXPECT_EQ(vfar.got_rtp.front(), video);
+  Bytes back = rtp_packet(3, 96, kNetVideoSsrc);
+  ASSERT_TRUE(vfar.rtp.send(back.data(), back.size(), vfar.gw_rtp));
+  ASSERT_TRUE(pump([&] { poll_video(); }, [&] { return !browser.media.empty(); }));
+  EXPECT_EQ(browser.media.back(), back);
+
+  // Video dropped again (port 0 in the next re-offer): its packets stop going anywhere.
+  std::string audio_again = browser_av_offer();
+  audio_again.replace(audio_again.find("m=video 9 "), 10, "m=video 0 ");
+  sdp::Result third = a->browser_sdp(audio_again, false);
+  ASSERT_TRUE(third.ok) << third.error;
+  EXPECT_TRUE(sdp::testing::has_prefix(third.sdp, "m=video 0 ")) << third.sdp;
+  ASSERT_TRUE(a->network_sdp(far.sdp(true) + "m=video 0 RTP/AVP 96\r\n", false).ok);
+  size_t before = browser.media.size();
+  ASSERT_TRUE(vfar.rtp.send(back.data(), back.size(), vfar.gw_rtp));
+  ASSERT_TRUE(pump([&] { poll_video(); }, [&] { return dropped("video_not_negotiated") >= 1; }));
+  EXPECT_EQ(browser.media.size(), before);
+}
+
 }  // namespace
 }  // namespace rtcgw::media
