@@ -221,10 +221,10 @@ void one(std::string_view text, uint8_t flags) {
   sdp::TranscodePlan plan;
   check(sdp::to_browser_answer_transcoding(text, kBrowserOffer, bl, kBrowserCodecs, plan));
   check(sdp::to_browser_answer_transcoding(kNetworkAnswer, text, bl, kBrowserCodecs, plan));
-  check(sdp::to_network_answer_transcoding(text, nl, kNetworkOffer, kBrowserCodecs,
-                                           kNetworkCodecs, plan));
-  check(sdp::to_network_answer_transcoding(kBrowserAnswer, nl, text, kBrowserCodecs,
-                                           kNetworkCodecs, plan));
+  check(sdp::to_network_answer_transcoding(text, nl, kNetworkOffer, kBrowserCodecs, kNetworkCodecs,
+                                           plan));
+  check(sdp::to_network_answer_transcoding(kBrowserAnswer, nl, text, kBrowserCodecs, kNetworkCodecs,
+                                           plan));
 }
 
 }  // namespace
