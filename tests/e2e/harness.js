@@ -415,8 +415,17 @@ function parseArgs(argv) {
   return args;
 }
 
+// Stops rtcgw (`entry`) with SIGTERM: null when it exited 0 by itself, else an Error with its
+// log's tail (a sanitizer report makes it exit non-zero).
+async function stopCleanly(procs, entry, ms = 10000) {
+  const exit = await procs.stop(entry, ms);
+  if (exit && exit.code === 0 && !exit.killed) return null;
+  return new Error(`rtcgw did not stop cleanly on SIGTERM: exit ${JSON.stringify(exit)}\n` +
+    tail(entry.logPath));
+}
+
 module.exports = {
-  SOURCE_DIR, Processes, freeRtpPort, freeSipPort, freeTcpPort, httpGet, makeDirs, openPhone,
+  SOURCE_DIR, Processes, stopCleanly, freeRtpPort, freeSipPort, freeTcpPort, httpGet, makeDirs, openPhone,
   parseArgs, parseMetrics, scrapeMetrics, sleep, startChromium, startKamailio, startRtcgw,
   startSipp, tail, waitFor, waitPhone, waitUdpListening, within, writeToneWav,
 };

@@ -406,13 +406,9 @@ async function main() {
     await page.screenshot({ path: path.join(outDir, 'alice.png'), timeout: 5000 }).catch(() => {});
 
     // rtcgw stops cleanly on SIGTERM (a sanitizer report would make it exit non-zero).
-    const exit = await procs.stop(rtcgwEntry, 10000);
-    if (!(exit && exit.code === 0 && !exit.killed)) {
-      failures.push({ name: 'rtcgw stops cleanly on SIGTERM',
-        error: new Error(`exit ${JSON.stringify(exit)}\n${h.tail(rtcgwEntry.logPath)}`) });
-    } else {
-      step('rtcgw stopped cleanly');
-    }
+    const stopError = await h.stopCleanly(procs, rtcgwEntry);
+    if (stopError) failures.push({ name: 'rtcgw stops cleanly on SIGTERM', error: stopError });
+    else step('rtcgw stopped cleanly');
   } catch (e) {
     failures.push({ name: 'setup', error: e });
     if (page) {

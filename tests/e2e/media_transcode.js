@@ -252,9 +252,8 @@ async function main() {
     await run({ page, metricsPort, farEnd, rtcgwEntry }, step);
     await page.screenshot({ path: path.join(outDir, 'alice.png'), timeout: 5000 }).catch(() => {});
 
-    const exit = await procs.stop(rtcgwEntry, 10000);
-    assert.ok(exit && exit.code === 0 && !exit.killed,
-      `rtcgw stops cleanly on SIGTERM: exit ${JSON.stringify(exit)}\n${h.tail(rtcgwEntry.logPath)}`);
+    const stopError = await h.stopCleanly(procs, rtcgwEntry);
+    if (stopError) throw stopError;
     step('rtcgw stopped cleanly');
   } catch (e) {
     failure = e;

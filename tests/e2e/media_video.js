@@ -361,13 +361,9 @@ async function main() {
       }
     }
 
-    const exit = await procs.stop(rtcgwEntry, 10000);
-    if (!(exit && exit.code === 0 && !exit.killed)) {
-      failures.push({ name: 'rtcgw stops cleanly on SIGTERM',
-        error: new Error(`exit ${JSON.stringify(exit)}\n${h.tail(rtcgwEntry.logPath)}`) });
-    } else {
-      step('rtcgw stopped cleanly');
-    }
+    const stopError = await h.stopCleanly(procs, rtcgwEntry);
+    if (stopError) failures.push({ name: 'rtcgw stops cleanly on SIGTERM', error: stopError });
+    else step('rtcgw stopped cleanly');
   } catch (e) {
     failures.push({ name: 'setup', error: e });
     if (page) {

@@ -120,9 +120,8 @@ async function main() {
 
     // rtcgw stops cleanly on SIGTERM (a sanitizer report would make it exit non-zero).
     const rtcgwEntry = procs.list.find((p) => p.name === 'rtcgw');
-    const exit = await procs.stop(rtcgwEntry, 10000);
-    assert.ok(exit && exit.code === 0 && !exit.killed,
-      `rtcgw exit on SIGTERM: ${JSON.stringify(exit)}\n${h.tail(rtcgwEntry.logPath)}`);
+    const stopError = await h.stopCleanly(procs, rtcgwEntry);
+    if (stopError) throw stopError;
     step('rtcgw stopped cleanly');
   } catch (e) {
     failure = e;
