@@ -50,14 +50,24 @@ gboolean Poller::on_epoll(gint, GIOCondition, gpointer self) {
 }
 
 void Poller::dispatch() {
+  // Every GLib iteration walks every source of the context and polls every descriptor in it
+  // (each WebSocket is one): with hundreds of calls that costs more than the packets. So once
+  // media is ready, the loop stays here while more keeps coming, waiting on the epoll
+  // descriptor alone, for at most kHoldUs; then it goes back to GLib for signalling and timers,
+  // which wait that long at most. When media goes quiet for kIdleWaitMs it goes back at once.
   epoll_event events[64];
-  int n = epoll_wait(epfd_, events, 64, 0);
-  for (int i = 0; i < n; ++i) {
-    auto it = entries_.find(events[i].data.u64);
-    if (it == entries_.end()) continue;  // removed by an earlier callback of this batch
-    // Copy: the callback may remove its own entry.
-    Ready ready = it->second.ready;
-    ready();
+  const int64_t until = g_get_monotonic_time() + kHoldUs;
+  for (int timeout_ms = 0;; timeout_ms = kIdleWaitMs) {
+    int n = epoll_wait(epfd_, events, 64, timeout_ms);
+    if (n <= 0) return;  // quiet (or EINTR): back to the loop
+    for (int i = 0; i < n; ++i) {
+      auto it = entries_.find(events[i].data.u64);
+      if (it == entries_.end()) continue;  // removed by an earlier callback of this batch
+      // Copy: the callback may remove its own entry.
+      Ready ready = it->second.ready;
+      ready();
+    }
+    if (g_get_monotonic_time() >= until) return;
   }
 }
 

@@ -15,6 +15,10 @@ namespace rtcgw::media {
 class Poller {
  public:
   using Ready = std::function<void()>;
+  // How long one dispatch may keep serving media before it returns to the GLib loop, and how
+  // long it waits for more media before it returns early (see dispatch()).
+  static constexpr int64_t kHoldUs = 2000;
+  static constexpr int kIdleWaitMs = 1;
 
   Poller();  // throws at start-up
   ~Poller();
