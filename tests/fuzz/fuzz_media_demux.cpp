@@ -64,7 +64,8 @@ void check_kind(const uint8_t* d, size_t n, PacketKind k) {
       break;
     case PacketKind::kRtp:
     case PacketKind::kRtcp:
-      if (b < 128 || b > 191 || n < 12) __builtin_trap();
+      // RTP needs its 12-byte header; RTCP may be its 8-byte header alone (an empty RR).
+      if (b < 128 || b > 191 || n < (k == PacketKind::kRtcp ? 8u : 12u)) __builtin_trap();
       if ((k == PacketKind::kRtcp) != (d[1] >= 192 && d[1] <= 223)) __builtin_trap();
       break;
     case PacketKind::kUnknown:
