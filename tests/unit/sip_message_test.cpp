@@ -78,6 +78,45 @@ TEST(SipMessage, CSeqMethodMustMatch) {
   EXPECT_EQ(parse(m).error, "malformed");
 }
 
+// sofia reads "1 IN c1" as CSeq "1 IN", prints that, and then cannot read "1 IN" back (an
+// unknown method that is a prefix of INVITE or INFO): refused on arrival, not forwarded broken.
+// (A request line "IN sip:..." does not parse at all; a response carries the CSeq alone.)
+TEST(SipMessage, CSeqThatWouldNotReadBackIsMalformed) {
+  std::string m = message("SIP/2.0 180 Ringing");
+  m.replace(m.find("CSeq: 1 MESSAGE"), 15, "CSeq: 1 IN c1");
+  Parsed p = parse(m);
+  EXPECT_EQ(p.error, "malformed");
+  EXPECT_EQ(p.detail, "malformed CSeq");
+  // An extension method sofia knows nothing of, but reads back, still passes.
+  std::string ok = message();
+  ok.replace(ok.find("CSeq: 1 MESSAGE"), 15, "CSeq: 1 FOO");
+  ok.replace(ok.find("MESSAGE sip:"), 7, "FOO");
+  Parsed q = parse(ok);
+  EXPECT_TRUE(q.ok()) << q.detail;
+}
+
+// sofia takes a Record-Route "sip:x>" (no "<") and prints "<sip:x>>", which it then refuses.
+TEST(SipMessage, RouteThatWouldNotReadBackIsMalformed) {
+  std::string m = message();
+  m.insert(m.find("CSeq: "), "Record-Route: sip:proxy.example.com;lr>\r\n");
+  Parsed p = parse(m);
+  EXPECT_EQ(p.error, "malformed");
+  EXPECT_EQ(p.detail, "malformed Record-Route");
+  std::string ok = message();
+  ok.insert(ok.find("CSeq: "), "Record-Route: <sip:proxy.example.com;lr>\r\n");
+  Parsed q = parse(ok);
+  EXPECT_TRUE(q.ok()) << q.detail;
+}
+
+// sofia takes the Request-URI "sip:a:/b" and prints "sip:a:b", a request line it then refuses.
+TEST(SipMessage, RequestUriThatWouldNotReadBackIsMalformed) {
+  Parsed p = parse(message("MESSAGE sip:a:/b SIP/2.0"));
+  EXPECT_EQ(p.error, "malformed");
+  EXPECT_EQ(p.detail, "malformed Request-URI");
+  Parsed q = parse(message("MESSAGE sip:bob@host:5060 SIP/2.0"));
+  EXPECT_TRUE(q.ok()) << q.detail;
+}
+
 TEST(SipMessage, ResponseTextCopiesTheTransactionHeaders) {
   Parsed p = parse(message());
   ASSERT_TRUE(p.ok());
