@@ -100,7 +100,10 @@ bool reparses(msg_t* msg, void const* header) {
   std::string text = header_text(h);
   if (text.empty()) return false;
   msg_header_t* again = msg_header_make(msg_home(msg), h->sh_class, text.c_str());
-  bool ok = again && again->sh_class == h->sh_class;
+  // Read back and printed again, it must print the same: sofia drops one '/' a round from a
+  // Contact "<sip:b@h x/y/z>", so one round trip alone is not enough.
+  bool ok = again && again->sh_class == h->sh_class &&
+            header_text(reinterpret_cast<sip_header_t const*>(again)) == text;
   if (again) msg_header_free(msg_home(msg), again);
   return ok;
 }
