@@ -46,6 +46,9 @@ std::vector<Codec> video_codecs(const std::vector<Codec>& in, const std::vector<
 int video_line(const Session& s, int bundled_with);
 // The mids of the session's a=group:BUNDLE lines, in order; empty when it has none.
 std::vector<std::string> bundle_mids(const Session& s);
+// a=rtcp-fb nack, nack pli and ccm fir for each of `cs`, towards the browser: all of them in an
+// offer (`offer` null), in an answer those the browser's offer line `offer` has for the codec.
+void video_feedback(Writer& w, const std::vector<Codec>& cs, const Media* offer);
 // The IMS's video line: RTP/AVP (or the offer's proto), the video port, b=AS, no WebRTC
 // attributes.
 void network_video(Writer& w, const NetworkLeg& leg, std::string_view proto,

@@ -147,10 +147,11 @@ void network_audio(Writer& w, const NetworkLeg& leg, std::string_view proto,
   w.attr(detail::mode_name(mode));
 }
 
-// ICE, DTLS and candidate attributes of an accepted browser line.
+// ICE, DTLS and candidate attributes of an accepted browser line. `offer` is the browser's line
+// when this answers it (its video feedback is answered), null when this is an offer.
 void browser_media(Writer& w, const BrowserLeg& leg, std::string_view type, const std::string& mid,
                    const std::vector<Codec>& cs, const Media& ptime_from, detail::Mode mode,
-                   std::string_view setup, bool rtcp_mux) {
+                   std::string_view setup, bool rtcp_mux, const Media* offer) {
   w.m_line(type, leg.port, kWebRtcProto, detail::pt_list(cs));
   // The video line's b=AS is the most the browser sends (RFC 3556); audio needs no limit.
   if (type == "video") w.line('b', "AS:" + std::to_string(leg.video_kbps));
@@ -161,6 +162,7 @@ void browser_media(Writer& w, const BrowserLeg& leg, std::string_view type, cons
   w.attr("setup", setup);
   if (rtcp_mux) w.attr("rtcp-mux");
   w.codecs(cs);
+  if (type == "video") detail::video_feedback(w, cs, offer);
   copy_ptime(w, ptime_from);
   w.attr(detail::mode_name(mode));
   if (leg.candidates.empty()) {
@@ -282,7 +284,7 @@ Result to_browser_answer(std::string_view network_answer, std::string_view brows
     if (std::find(offered_bundle.begin(), offered_bundle.end(), mid) != offered_bundle.end())
       accepted.push_back(mid);
     browser_media(media, leg, om.type, mid, cs, am, detail::answer_mode(om.mode, am.mode),
-                  answer_setup(leg.setup, om), om.attr("rtcp-mux") != nullptr);
+                  answer_setup(leg.setup, om), om.attr("rtcp-mux") != nullptr, &om);
   }
   if (!any) return fail("network answer accepts no codec the browser offered");
   Writer w;
@@ -323,7 +325,8 @@ Result to_browser_offer(std::string_view network_offer, const BrowserLeg& leg,
       continue;
     }
     mids.push_back(mid);
-    browser_media(media, leg, m.type, mid, int(i) == audio ? acs : vcs, m, m.mode, "actpass", true);
+    browser_media(media, leg, m.type, mid, int(i) == audio ? acs : vcs, m, m.mode, "actpass", true,
+                  nullptr);
   }
   Writer w;
   w.session_head(leg.session_id, leg.session_version, leg.address);

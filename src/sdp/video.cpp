@@ -74,6 +74,39 @@ int video_line(const Session& s, int bundled_with) {
   return -1;
 }
 
+namespace {
+
+// The feedback a relayed video line keeps towards the browser (RFC 4585, RFC 5104): NACK, picture
+// loss and full intra requests travel end to end in RTCP, as rtcgw relays it, so a receiver that
+// lost a key frame (before DTLS was up, or on the way) can ask the sender for another. The
+// congestion feedback (transport-cc, goog-remb) needs header extensions and a bandwidth estimate
+// that do not cross to the IMS, so it is not offered.
+constexpr const char* kVideoFeedback[] = {"nack", "nack pli", "ccm fir"};
+
+// Whether `m` has a=rtcp-fb for payload type `pt` (or "*") of kind `fb`.
+bool has_feedback(const Media& m, int pt, std::string_view fb) {
+  for (const auto& a : m.attrs) {
+    if (a.name != "rtcp-fb") continue;
+    size_t sp = a.value.find(' ');
+    if (sp == std::string::npos) continue;
+    std::string_view who = std::string_view(a.value).substr(0, sp);
+    std::string_view kind = std::string_view(a.value).substr(sp + 1);
+    while (!kind.empty() && kind.front() == ' ') kind.remove_prefix(1);
+    while (!kind.empty() && (kind.back() == ' ' || kind.back() == '\t')) kind.remove_suffix(1);
+    if ((who == "*" || who == std::to_string(pt)) && iequals(kind, fb)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void video_feedback(Writer& w, const std::vector<Codec>& cs, const Media* offer) {
+  for (const auto& c : cs)
+    for (const char* fb : kVideoFeedback)
+      if (!offer || has_feedback(*offer, c.pt, fb))
+        w.attr("rtcp-fb", std::to_string(c.pt) + " " + fb);
+}
+
 void network_video(Writer& w, const NetworkLeg& leg, std::string_view proto,
                    const std::vector<Codec>& cs, Mode mode, bool rtcp_mux) {
   w.m_line("video", leg.video_rtp_port, proto, pt_list(cs));

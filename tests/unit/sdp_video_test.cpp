@@ -139,6 +139,28 @@ TEST(SdpVideo, NetworkVideoAnswerReachesTheBrowserBundled) {
   EXPECT_TRUE(section_has_prefix(video, "a=fingerprint:sha-256 AB:CD"));
   EXPECT_TRUE(section_has_prefix(video, "a=rtpmap:96 VP8/90000"));
   EXPECT_FALSE(section_has_prefix(video, "a=rtpmap:97")) << "no rtx: the IMS did not take it";
+  // Key frame requests and NACK cross in RTCP; congestion feedback does not (no extmap for it).
+  for (const char* fb : {"a=rtcp-fb:96 nack", "a=rtcp-fb:96 nack pli", "a=rtcp-fb:96 ccm fir"})
+    EXPECT_TRUE(has(r.sdp, fb)) << fb << "\n" << r.sdp;
+  EXPECT_FALSE(has(r.sdp, "a=rtcp-fb:96 goog-remb")) << r.sdp;
+  EXPECT_FALSE(has(r.sdp, "a=rtcp-fb:96 transport-cc")) << r.sdp;
+  EXPECT_FALSE(section_has_prefix(section(r.sdp, "m=audio"), "a=rtcp-fb")) << r.sdp;
+}
+
+TEST(SdpVideo, OnlyTheFeedbackTheBrowserOfferedIsAnswered) {
+  std::string offer = load("chrome_av_offer.sdp");
+  size_t at = offer.find("a=rtcp-fb:96 ccm fir");
+  offer.erase(at, offer.find('\n', at) + 1 - at);
+  Result r = to_browser_answer(load("ims_answer_video.sdp"), offer, testing::browser_leg());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(has(r.sdp, "a=rtcp-fb:96 nack pli")) << r.sdp;
+  EXPECT_FALSE(has(r.sdp, "a=rtcp-fb:96 ccm fir")) << r.sdp;
+  // "*" in the offer stands for every payload type (RFC 4585 section 4.2).
+  std::string star = load("chrome_av_offer.sdp");
+  star.replace(star.find("a=rtcp-fb:96 ccm fir"), 20, "a=rtcp-fb:* ccm fir");
+  Result s = to_browser_answer(load("ims_answer_video.sdp"), star, testing::browser_leg());
+  ASSERT_TRUE(s.ok) << s.error;
+  EXPECT_TRUE(has(s.sdp, "a=rtcp-fb:96 ccm fir")) << s.sdp;
 }
 
 TEST(SdpVideo, NetworkRejectingVideoRejectsItTowardsTheBrowser) {
@@ -160,7 +182,12 @@ TEST(SdpVideo, CoreVideoIsOfferedToTheBrowserAndAnsweredOnTheCoresPayloadTypes) 
   EXPECT_EQ(video[0], "m=video 50000 UDP/TLS/RTP/SAVPF 112 113");
   EXPECT_TRUE(section_has_prefix(video, "a=setup:actpass"));
   EXPECT_TRUE(section_has_prefix(video, "a=mid:1"));
-  EXPECT_FALSE(section_has_prefix(video, "a=rtcp-fb")) << "the core's AVPF feedback stays out";
+  // rtcgw's own feedback set for each codec, not the core's lines as they were ("*").
+  for (const char* fb : {"a=rtcp-fb:112 nack", "a=rtcp-fb:112 nack pli", "a=rtcp-fb:112 ccm fir",
+                         "a=rtcp-fb:113 nack", "a=rtcp-fb:113 nack pli", "a=rtcp-fb:113 ccm fir"})
+    EXPECT_TRUE(has(offer.sdp, fb)) << fb << "\n" << offer.sdp;
+  EXPECT_FALSE(section_has_prefix(video, "a=rtcp-fb:*")) << offer.sdp;
+  EXPECT_FALSE(section_has_prefix(section(offer.sdp, "m=audio"), "a=rtcp-fb")) << offer.sdp;
   EXPECT_FALSE(section_has_prefix(video, "a=extmap"));
 
   NetworkLeg leg = video_leg();
