@@ -33,6 +33,9 @@ bool Transcoder::Direction::event(const Rtp& p, int moved) {
   }
   if (fresh) pad_leftover();  // the audio before the digit goes first, whole
   uint32_t dur = scale_duration(ev->duration, in_clock, out_clock);
+  // An end packet of a duration too short to show at the slower clock still says "some": an
+  // end with duration 0 is invalid (RFC 4733 section 2.5.1.3; found by fuzz_opus_rtp).
+  if (dur == 0 && ev->duration > 0) dur = 1;
   uint32_t seg = dur > kMaxEventDuration ? (dur - 1) / kMaxEventDuration : 0;
   EventPayload outev = *ev;
   outev.duration = uint16_t(dur - seg * kMaxEventDuration);

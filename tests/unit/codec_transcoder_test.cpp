@@ -503,6 +503,21 @@ TEST(CodecTranscoder, RelaysEventsFrom48kTo8k) {
   EXPECT_EQ(s.st().events_dropped, 3u);
 }
 
+// An end of 2 units at 48 kHz is 0.33 units at 8 kHz: relayed with duration 1, not as an end of
+// duration 0, which no receiver accepts (found by fuzz_opus_rtp).
+TEST(CodecTranscoder, ShortEventEndKeepsADurationAt8k) {
+  B2N s;
+  Out o, audio;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.send(s.next(), audio));
+  uint16_t seq = s.sender.seq;
+  ASSERT_TRUE(s.send(event(kBrowserEventPt, seq, s.sender.ts, kBrowserSsrc, 7, true, 2, true), o))
+      << s.t->last_drop(Leg::kBrowser);
+  auto ev = parse_event(o.payload.data(), o.payload.size());
+  ASSERT_TRUE(ev);
+  EXPECT_TRUE(ev->end);
+  EXPECT_EQ(ev->duration, 1);
+}
+
 TEST(CodecTranscoder, RelaysLongEventsFrom8kTo48kInSegments) {
   auto t = make(opus_pcmu());
   uint8_t buf[Transcoder::kMaxOutput];
