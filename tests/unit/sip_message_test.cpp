@@ -127,6 +127,16 @@ TEST(SipMessage, ContactThatDriftsWhenReprintedIsMalformed) {
   EXPECT_EQ(p.detail, "malformed Contact");
 }
 
+// sofia reads the To "$SIP/x:y" as a URI without a scheme and prints "$SIPx:y", which it then
+// reads with the scheme "$SIPx", one no URI may have (RFC 3986 section 3.1).
+TEST(SipMessage, ToWhoseReprintHasABadSchemeIsMalformed) {
+  std::string m = message();
+  m.replace(m.find("To: <sip:bob@example.com>"), 25, "To: $SIP/x:y");
+  Parsed p = parse(m);
+  EXPECT_EQ(p.error, "malformed");
+  EXPECT_EQ(p.detail, "malformed To");
+}
+
 TEST(SipMessage, ResponseTextCopiesTheTransactionHeaders) {
   Parsed p = parse(message());
   ASSERT_TRUE(p.ok());
