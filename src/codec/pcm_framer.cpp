@@ -72,7 +72,7 @@ void Transcoder::Direction::pad_leftover() {
   emit_frames();
 }
 
-int Transcoder::Direction::place(uint32_t t, bool mirror) {
+int Transcoder::Direction::place(uint32_t t, int mirror_frames) {
   const int32_t d = int32_t(t - next_out_ts());
   if (d < 0) return int(std::min<int64_t>(-int64_t(d) / out_per_pcm, kFifo));
   int g = d / out_per_pcm;
@@ -87,7 +87,7 @@ int Transcoder::Direction::place(uint32_t t, bool mirror) {
     pad_leftover();
     g -= pad;
   }
-  if (mirror) out_seq = uint16_t(out_seq + g / kFrame);
+  out_seq = uint16_t(out_seq + std::min(g / kFrame, mirror_frames));
   fifo_ts = t;
   marker = true;
   return 0;

@@ -283,7 +283,7 @@ bool Transcoder::Direction::audio(const Rtp& p, int moved) {
 
   // What is missing in front of this packet.
   int conceal = 0;
-  bool mirror = false;
+  int mirror = 0;  // output frames the loss may skip in the sequence numbers
   if (have_audio) {
     int32_t gap = int32_t(p.ts - next_in_ts);
     if (moved > 1 && gap > 0) {
@@ -292,7 +292,8 @@ bool Transcoder::Direction::audio(const Rtp& p, int moved) {
         conceal = int(std::min<int64_t>(gap / in_per_pcm, kMaxConceal));
         conceal -= conceal % kPlcStep;
       } else {
-        mirror = true;
+        // Each lost packet held at most kMaxFrame samples; never half the sequence space.
+        mirror = std::min((moved - 1) * (kMaxFrame / kFrame), 16383);
       }
     }
     if (gap < 0) {  // timestamps went backwards: continue the output timeline from here

@@ -126,9 +126,11 @@ struct Transcoder::Direction {
   void pad_leftover();
   // Lines the FIFO up with audio that starts at `t` (output clock): a gap the remainder can
   // absorb becomes silence; a longer one sends the remainder padded and starts a new talkspurt
-  // at `t` (with `mirror`, the whole 20 ms missing are skipped in the sequence numbers too).
+  // at `t` (the whole 20 ms missing are skipped in the sequence numbers too, at most
+  // `mirror_frames` of them: what the lost input packets could have held, so a timestamp jump
+  // never moves the output's sequence by half its space, which receivers would take as old).
   // Returns how many samples of the new audio overlap what is out already (to be dropped).
-  int place(uint32_t t, bool mirror);
+  int place(uint32_t t, int mirror_frames);
 
   // ---- input (transcoder.cpp) ----
 

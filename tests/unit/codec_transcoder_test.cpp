@@ -425,6 +425,30 @@ TEST(CodecTranscoder, NetworkToBrowserTimelineAndLoss) {
   EXPECT_EQ(t->stats(Leg::kNetwork).restarts, 1u);
 }
 
+// One packet lost but the timestamps jump by ten minutes: the loss is mirrored as what one lost
+// packet could have held (at most 120 ms), not as 30,000 packets, which would put the next
+// sequence number behind the last one for every receiver (found by fuzz_opus_rtp).
+TEST(CodecTranscoder, TimestampJumpDoesNotMoveTheSequenceByHalfItsSpace) {
+  auto t = make(opus_pcmu());
+  uint8_t buf[Transcoder::kMaxOutput];
+  Collect c;
+  Bytes pcmu(160, 0xFF);
+  int64_t now = 0;
+  for (uint16_t seq : {7, 8}) {
+    Bytes p = rtp(kPcmuPt, seq, uint32_t(seq) * 160u, kNetSsrc, pcmu);
+    ASSERT_TRUE(t->network_to_browser(p.data(), p.size(), now += 20, buf, sizeof buf, c.sink()));
+  }
+  Bytes late = rtp(kPcmuPt, 10, 10u * 160u + 600u * 8000u, kNetSsrc, pcmu);
+  ASSERT_TRUE(
+      t->network_to_browser(late.data(), late.size(), now += 40, buf, sizeof buf, c.sink()));
+  t->flush_due(now += 200, buf, sizeof buf, c.sink());  // past the wait for packet 9
+  ASSERT_EQ(c.outs.size(), 3u);
+  const int moved = int16_t(uint16_t(c.outs[2].seq - c.outs[1].seq));
+  EXPECT_GE(moved, 2);  // the loss is still mirrored as a gap
+  EXPECT_LE(moved, 7);
+  EXPECT_TRUE(c.outs[2].marker);
+}
+
 TEST(CodecTranscoder, PcmuToPcma) {
   TranscoderConfig c;
   c.browser = {Codec::kPcma, 8, -1};
