@@ -66,32 +66,7 @@ function parseArgs(argv) {
   return o;
 }
 
-// Every child this script started, stopped by PID on exit or on SIGINT/SIGTERM.
-const children = new Set();
-function track(child) {
-  children.add(child.pid);
-  child.on('exit', () => children.delete(child.pid));
-  return child;
-}
-function killChildren() {
-  for (const pid of children) {
-    try { process.kill(pid, 'SIGKILL'); } catch (_) { /* gone */ }
-  }
-}
-process.on('exit', killChildren);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-
-const log = (...a) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${a.join(' ')}\n`);
-
-function pct(sorted, q) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
+const { track, log, pct } = require('./bench_util');
 
 // Runs fn over items with at most k in flight.
 async function pool(items, k, fn) {

@@ -7,12 +7,14 @@
 // pinned to core 1, everything else on core 0).
 //
 //   node tests/bench/sip_bench.js [--rtcgw BIN] [--gateways rtcgw,kamailio] [--rates 1000,3000]
-//        [--window 10] [--warmup 2] [--conns 50] [--fifo PRIO] [--out DIR]
+//        [--window 10] [--warmup 8] [--conns 50] [--fifo PRIO] [--out DIR]
 //
 // Per gateway and rate: a fresh gateway and registrar; --conns WebSocket connections (one
 // "browser" each, its own AOR, Contact and +sip.instance, as JsSIP registers); the driver sends
 // REGISTERs round the connections at the offered rate (each a new Call-ID: an initial
-// registration), --warmup seconds first, then a --window in which the gateway's CPU (utime+stime
+// registration), --warmup seconds first (8 by default: past Timer K, 5 s, of the gateway's UDP
+// client transactions, after which a gateway's cost per request settles; docs/performance.md),
+// then a --window in which the gateway's CPU (utime+stime
 // of its process and every child, /proc) and every answer are counted. A REGISTER not answered
 // within 2 s of the window's end is a failure. Printed: answered 200/s, success %, latency p50 /
 // p99 (WebSocket send to 200 received), the gateway's CPU in % of a core and in ms per REGISTER.
@@ -31,7 +33,7 @@ const REGISTRAR_PORT = 5060;
 const METRICS_PORT = 9090;
 
 function parseArgs(argv) {
-  const o = { gateways: ['rtcgw'], rates: [1000, 3000, 6000], window: 10, warmup: 2, conns: 50,
+  const o = { gateways: ['rtcgw'], rates: [1000, 3000, 6000], window: 10, warmup: 8, conns: 50,
     fifo: 0, rtcgw: null, out: null, gwCpu: '1' };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
@@ -54,32 +56,7 @@ function parseArgs(argv) {
   return o;
 }
 
-// Every child this script started, stopped by PID on exit or on SIGINT/SIGTERM.
-const children = new Set();
-function track(child) {
-  children.add(child.pid);
-  child.on('exit', () => children.delete(child.pid));
-  return child;
-}
-function killChildren() {
-  for (const pid of children) {
-    try { process.kill(pid, 'SIGKILL'); } catch (_) { /* gone */ }
-  }
-}
-process.on('exit', killChildren);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-
-const log = (...a) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${a.join(' ')}\n`);
-
-function pct(sorted, q) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
+const { track, log, pct } = require('./bench_util');
 
 function start(dir, name, argv) {
   const out = fs.openSync(path.join(dir, `${name}.log`), 'w');
