@@ -53,6 +53,9 @@ struct Sip {
   std::string pcscf;              // a SIP URI: next hop for requests from browsers
   Ims ims;
   uint32_t invite_timeout = 180;  // seconds a browser has to answer an INVITE (Timer C)
+
+  // The transport named in pcscf's transport parameter, lower-cased; "udp" when it has none.
+  std::string pcscf_transport() const;
 };
 
 // The browser leg's ICE: lite (rtcgw answers checks only, as gateways do) or full (libnice

@@ -2,6 +2,7 @@
 // that involve several keys. Every problem is collected before one config::Error is thrown.
 #include "rtcgw/config.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -57,6 +58,20 @@ void check_required(Checker& ck, const Config& c) {
   if (c.sip.pcscf.empty() && !ck.failed("sip.pcscf")) {
     ck.error(ck.line_of("sip.pcscf"), "sip.pcscf", "required: the SIP URI of the P-CSCF");
   }
+}
+
+// rtcgw sends to the P-CSCF from one of its own listeners of that transport (sofia's nta picks
+// the transport from the URI): without one every request would get 503.
+void check_pcscf_transport(Checker& ck, const Config& c) {
+  if (c.sip.pcscf.empty() || c.sip.listen.empty() || ck.failed("sip.pcscf") ||
+      ck.failed("sip.listen"))
+    return;
+  const std::string t = c.sip.pcscf_transport();
+  for (const ListenUrl& u : c.sip.listen)
+    if (u.scheme == t) return;
+  ck.error(ck.line_of("sip.pcscf"), "sip.pcscf",
+           "transport=" + t + " needs a " + t + ":// URL in sip.listen: rtcgw reaches the " +
+               "P-CSCF from a listener of that transport");
 }
 
 void check_tls(Checker& ck, const Config& c) {
@@ -164,6 +179,7 @@ Config load(std::string_view yaml, const std::string& name) {
     ck.error(e.mark.is_null() ? 1 : e.mark.line + 1, "", e.what());
   }
   check_required(ck, c);
+  check_pcscf_transport(ck, c);
   check_tls(ck, c);
   check_media(ck, c);
   check_listen_conflicts(ck, c);
@@ -186,5 +202,14 @@ Config load_file(const std::string& path) {
 }
 
 Config load_string(std::string_view yaml, const std::string& name) { return load(yaml, name); }
+
+std::string Sip::pcscf_transport() const {
+  std::string lower = pcscf;
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  size_t pos = lower.find(";transport=");
+  if (pos == std::string::npos) return "udp";
+  std::string t = lower.substr(pos + 11);
+  return t.substr(0, t.find_first_of(";>?"));
+}
 
 }  // namespace rtcgw::config

@@ -28,16 +28,6 @@ std::string sip_uri_for(const config::ListenUrl& l) {
   return "sip:" + bracketed(l.host) + ":" + std::to_string(l.port) + ";transport=" + l.scheme;
 }
 
-// The transport named in the P-CSCF URI (udp unless it says otherwise).
-std::string pcscf_transport(const std::string& pcscf) {
-  auto pos = pcscf.find("transport=");
-  if (pos == std::string::npos) return "udp";
-  std::string t = pcscf.substr(pos + 10);
-  t = t.substr(0, t.find_first_of(";>?"));
-  for (auto& ch : t) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-  return t;
-}
-
 }  // namespace
 
 SofiaRoot::SofiaRoot() {
@@ -64,7 +54,7 @@ SofiaRoot::~SofiaRoot() {
 Proxy::Proxy(const config::Config& cfg, Metrics& metrics) : cfg_(cfg), metrics_(metrics) {
   if (cfg_.sip.listen.empty()) throw std::runtime_error("sip.listen is empty");
   pcscf_ = cfg_.sip.pcscf;
-  net_transport_ = pcscf_transport(pcscf_);
+  net_transport_ = cfg_.sip.pcscf_transport();
   const config::ListenUrl* net = &cfg_.sip.listen.front();
   for (const auto& l : cfg_.sip.listen)
     if (l.scheme == net_transport_) {

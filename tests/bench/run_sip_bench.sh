@@ -8,6 +8,7 @@
 # Environment: BENCH_BUILD_DIR (build-bench), BENCH_GATEWAYS (rtcgw; "rtcgw,kamailio" runs
 # Kamailio 5.6 as the WebSocket edge proxy, tests/bench/kamailio_ws_edge.cfg, on the same load
 # right after rtcgw at each rate), BENCH_WINDOW (10 s), BENCH_CONNS (50 WebSocket connections),
+# BENCH_TRANSPORT (udp, or tcp: the gateway reaches the registrar over one TCP connection),
 # BENCH_OUT (result directory; default a new /tmp/rtcgw-sip-bench-*), BENCH_TIMEOUT (whole run,
 # 900 s), BENCH_FIFO (10; 0 for the normal scheduler), BENCH_NICE (-10).
 set -eu
@@ -22,7 +23,8 @@ RATES=$(echo "${*:-1000 3000 6000}" | tr ' ' ',')
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 set -- --rtcgw "$BUILD/rtcgw" --rates "$RATES" --window "${BENCH_WINDOW:-10}" \
-  --conns "${BENCH_CONNS:-50}" --gateways "${BENCH_GATEWAYS:-rtcgw}" --fifo "${BENCH_FIFO:-10}"
+  --conns "${BENCH_CONNS:-50}" --gateways "${BENCH_GATEWAYS:-rtcgw}" --fifo "${BENCH_FIFO:-10}" \
+  --transport "${BENCH_TRANSPORT:-udp}"
 [ -z "${BENCH_OUT:-}" ] || set -- --out "$BENCH_OUT" "$@"
 
 if [ "$(id -u)" = 0 ]; then NS="unshare --net"; else NS="unshare --net --map-root-user"; fi

@@ -7,7 +7,7 @@
 // pinned to core 1, everything else on core 0).
 //
 //   node tests/bench/sip_bench.js [--rtcgw BIN] [--gateways rtcgw,kamailio] [--rates 1000,3000]
-//        [--window 10] [--warmup 8] [--conns 50] [--fifo PRIO] [--out DIR]
+//        [--window 10] [--warmup 8] [--conns 50] [--transport udp|tcp] [--fifo PRIO] [--out DIR]
 //
 // Per gateway and rate: a fresh gateway and registrar; --conns WebSocket connections (one
 // "browser" each, its own AOR, Contact and +sip.instance, as JsSIP registers); the driver sends
@@ -34,7 +34,7 @@ const METRICS_PORT = 9090;
 
 function parseArgs(argv) {
   const o = { gateways: ['rtcgw'], rates: [1000, 3000, 6000], window: 10, warmup: 8, conns: 50,
-    fifo: 0, rtcgw: null, out: null, gwCpu: '1' };
+    fifo: 0, rtcgw: null, out: null, gwCpu: '1', transport: 'udp' };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -45,12 +45,14 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = Number(v());
     else if (a === '--conns') o.conns = Number(v());
     else if (a === '--fifo') o.fifo = Number(v());
+    else if (a === '--transport') o.transport = v();
     else if (a === '--out') o.out = v();
     else throw new Error(`unknown argument ${a}`);
   }
   for (const g of o.gateways) if (!['rtcgw', 'kamailio'].includes(g)) throw new Error('--gateways rtcgw,kamailio');
   if (o.gateways.includes('rtcgw') && !o.rtcgw) throw new Error('--rtcgw is required');
   if (o.rates.some((r) => !(r > 0))) throw new Error('--rates: positive numbers');
+  if (!['udp', 'tcp'].includes(o.transport)) throw new Error('--transport udp|tcp');
   if (!o.out) o.out = fs.mkdtempSync(path.join(os.tmpdir(), 'rtcgw-sip-bench-'));
   fs.mkdirSync(o.out, { recursive: true });
   return o;
@@ -144,7 +146,7 @@ async function startGateway(o, g, dir) {
   document_root: ""
 sip:
   listen: ["udp://127.0.0.1:${SIP_PORT}"]
-  pcscf: "sip:127.0.0.1:${REGISTRAR_PORT};transport=udp"
+  pcscf: "sip:127.0.0.1:${REGISTRAR_PORT};transport=${o.transport}"
 media:
   address: 127.0.0.1
 log:
@@ -168,7 +170,7 @@ metrics:
   const p = start(dir, 'kamailio', pinned(o, ['kamailio', '-DD', '-E', '-m', '2048', '-M', '32',
     '-f', path.join(HERE, 'kamailio_ws_edge.cfg'),
     '-Y', dir, '-l', `udp:127.0.0.1:${SIP_PORT}`, '-l', `tcp:127.0.0.1:${WS_PORT}`,
-    '-A', `REGISTRAR="sip:127.0.0.1:${REGISTRAR_PORT}"`]));
+    '-A', `REGISTRAR="sip:127.0.0.1:${REGISTRAR_PORT};transport=${o.transport}"`]));
   await wsReady(Date.now() + 15000);
   return p;
 }
@@ -270,7 +272,8 @@ class Load {
 
 async function run(o, g, rate, dir) {
   const registrar = start(dir, 'sipp', ['taskset', '-c', '0', 'sipp', '-sf', path.join(HERE, 'sipp_register_200.xml'),
-    '-i', '127.0.0.1', '-p', String(REGISTRAR_PORT), '-nostdin', '-max_socket', '65536', '-t', 'u1']);
+    '-i', '127.0.0.1', '-p', String(REGISTRAR_PORT), '-nostdin', '-max_socket', '65536',
+    '-t', o.transport === 'tcp' ? 't1' : 'u1']);
   await sleep(300);
   if (registrar.exit) throw new Error(`sipp exited at start: ${JSON.stringify(registrar.exit)}`);
   const gw = await startGateway(o, g, dir);
@@ -333,7 +336,7 @@ async function main() {
     }
   }
   fs.writeFileSync(path.join(o.out, 'results.json'), JSON.stringify(all, null, 2));
-  console.log(`REGISTER over WebSocket -> gateway -> UDP registrar (200, no challenge); ${o.conns} connections;`);
+  console.log(`REGISTER over WebSocket -> gateway -> ${o.transport.toUpperCase()} registrar (200, no challenge); ${o.conns} connections;`);
   console.log(`${o.window} s window after ${o.warmup} s warm-up; gateway pinned to core ${o.gwCpu}, the rest on core 0`);
   console.log(header);
   for (const l of lines) console.log(l);

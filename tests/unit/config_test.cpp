@@ -183,11 +183,32 @@ TEST(Config, PcscfMustBeSipUriWithHost) {
   EXPECT_NE(errors[0].find("expected a SIP URI"), std::string::npos) << errors[0];
   EXPECT_NE(errors[0].find("got \"127.0.0.1:\""), std::string::npos) << errors[0];
 
-  for (const char* good : {"sip:127.0.0.1", "sip:[::1]:5060;transport=tcp", "sips:p.example.com",
+  for (const char* good : {"sip:127.0.0.1", "sip:[::1]:5060;transport=udp", "sips:p.example.com",
                            "sip:pcscf@10.0.0.1:5060;lr", "sip:127.0.0.1:5060;transport=UDP"}) {
     SCOPED_TRACE(good);
     std::string yaml = kMinimal.substr(0, kMinimal.find("  pcscf")) + "  pcscf: \"" + good + "\"\n";
     EXPECT_EQ(joined(errors_of(yaml)), "");
+  }
+}
+
+// rtcgw reaches the P-CSCF from one of its own listeners of the URI's transport: a TCP P-CSCF
+// with only a UDP listener would get every request answered 503, so it is refused at load.
+TEST(Config, PcscfTransportNeedsAListenerOfIt) {
+  const std::string head = kMinimal.substr(0, kMinimal.find("  listen: [ \"udp"));
+  expect_one_error(head +
+                       "  listen: [ \"udp://127.0.0.1:5070\" ]\n"
+                       "  pcscf: \"sip:[::1]:5060;transport=tcp\"\n",
+                   "t.yaml:5: sip.pcscf: ", "needs a tcp:// URL in sip.listen");
+  expect_one_error(head +
+                       "  listen: [ \"tcp://127.0.0.1:5070\" ]\n"
+                       "  pcscf: \"sip:127.0.0.1:5060\"\n",
+                   "t.yaml:5: sip.pcscf: ", "transport=udp needs a udp:// URL");
+  for (const char* pcscf : {"sip:[::1]:5060;transport=tcp", "sip:p.example.net;Transport=TCP;lr"}) {
+    SCOPED_TRACE(pcscf);
+    std::string yaml = head + "  listen: [ \"udp://127.0.0.1:5070\", \"tcp://127.0.0.1:5070\" ]\n" +
+                       "  pcscf: \"" + pcscf + "\"\n";
+    EXPECT_EQ(joined(errors_of(yaml)), "");
+    EXPECT_EQ(load_string(yaml, "t.yaml").sip.pcscf_transport(), "tcp");
   }
 }
 
