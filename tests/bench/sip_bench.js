@@ -145,7 +145,7 @@ async function startGateway(o, g, dir) {
   connection_rate_per_ip: 100000
   document_root: ""
 sip:
-  listen: ["udp://127.0.0.1:${SIP_PORT}"]
+  listen: ["${o.transport}://127.0.0.1:${SIP_PORT}"]
   pcscf: "sip:127.0.0.1:${REGISTRAR_PORT};transport=${o.transport}"
 media:
   address: 127.0.0.1
@@ -274,11 +274,12 @@ async function run(o, g, rate, dir) {
   const registrar = start(dir, 'sipp', ['taskset', '-c', '0', 'sipp', '-sf', path.join(HERE, 'sipp_register_200.xml'),
     '-i', '127.0.0.1', '-p', String(REGISTRAR_PORT), '-nostdin', '-max_socket', '65536',
     '-t', o.transport === 'tcp' ? 't1' : 'u1']);
-  await sleep(300);
-  if (registrar.exit) throw new Error(`sipp exited at start: ${JSON.stringify(registrar.exit)}`);
-  const gw = await startGateway(o, g, dir);
+  let gw = null;
   const load = new Load();
   try {
+    await sleep(300);
+    if (registrar.exit) throw new Error(`sipp exited at start: ${JSON.stringify(registrar.exit)}`);
+    gw = await startGateway(o, g, dir);
     await load.open(o.conns);
     await load.drive(rate, o.warmup * 1000);
     await sleep(200);
@@ -307,7 +308,7 @@ async function run(o, g, rate, dir) {
     return r;
   } finally {
     load.close();
-    await stop(gw);
+    if (gw) await stop(gw);
     await stop(registrar, 'SIGKILL');
   }
 }
@@ -345,5 +346,5 @@ async function main() {
 
 main().catch((e) => {
   log(`failed: ${e.stack || e}`);
-  process.exitCode = 2;
+  process.exit(2); // the exit handler stops every child still running
 });
