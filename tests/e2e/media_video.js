@@ -10,7 +10,8 @@
 //        none of the browser's a=rtcp-fb, a=extmap, a=ssrc, a=mid, and no a=fingerprint or
 //        a=ice- anywhere;
 //      - the SDP the browser got: m=video on a non-zero port, UDP/TLS/RTP/SAVPF, in the BUNDLE
-//        group with the audio, only media.video_codecs;
+//        group with the audio, only media.video_codecs, a=rtcp-fb nack, nack pli and ccm fir for
+//        each (and, when the core called, Chromium's answer keeping them);
 //      - getStats: audio both ways with energy (media_call.js's checks); video packets sent and
 //        received, and frames decoded from what came back through rtcgw, under the far end's
 //        SSRC; the far end got video packets including a keyframe, and no video on its audio
@@ -120,7 +121,19 @@ function expectBrowserVideoSdp(sdp, label) {
       `${what}: the ${name} line (mid ${mid}) is not in a=group:BUNDLE ${group[1]}`);
   }
   const codecs = expectOnlyVideoCodecs(video, what);
+  expectKeyFrameFeedback(video, codecs, what);
   return { video, codecs, group: group[0].trim() };
+}
+
+// Key frame requests and NACK negotiated for every video codec (Chromium offers them all, and
+// rtcgw offers them all), so a browser that missed a key frame asks for another.
+function expectKeyFrameFeedback(sec, codecs, what) {
+  for (const c of codecs) {
+    for (const fb of ['nack', 'nack pli', 'ccm fir']) {
+      assert.ok(sec.lines.includes(`a=rtcp-fb:${c.pt} ${fb}`),
+        `${what}: no a=rtcp-fb:${c.pt} ${fb} for ${c.name}: ${sectionText(sec)}`);
+    }
+  }
 }
 
 // --- getStats ------------------------------------------------------------------------------------
@@ -261,6 +274,8 @@ async function incomingVideoCall(ctx) {
     const accepted = section(entry.localSdp, 'video');
     assert.ok(accepted && accepted.port !== 0,
       `${label}: the browser accepted the video line: ${sectionText(accepted)}`);
+    // Chromium's own answer keeps the feedback rtcgw offered: it will send PLI and NACK.
+    expectKeyFrameFeedback(accepted, codecsOf(accepted), `${label}: the browser's answer`);
     // rtcgw answers the core once the browser has answered: the 200 is in sipp's log by now
     const answer = await h.waitFor('the 200 with SDP in sipp\'s message log',
       () => sippAnswerSdp(messages), 3000);
