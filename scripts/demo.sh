@@ -113,8 +113,8 @@ cat <<EOF
 
   rtcgw demo is running.  Open $page_url in a browser:
     1. Register as sip:alice@rtcgw.demo, password demo (the page's defaults).
-    2. Call sip:echo@rtcgw.demo: the far end (sipp) answers; the SIP path works now,
-       audio bridging comes with rtcgw's media anchor.
+    2. Call sip:echo@rtcgw.demo: the far end (sipp) answers in plain RTP/PCMU and echoes
+       your microphone back through rtcgw's media anchor (DTLS-SRTP <-> RTP).
     3. In another tab register sip:bob@rtcgw.demo (password demo), then from alice's tab
        send a MESSAGE to sip:bob@rtcgw.demo, or call bob (tick "Answer automatically" there).
   Users: alice, bob, carol (password demo).  Logs: $logs
