@@ -31,4 +31,28 @@ function pct(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
-module.exports = { track, log, pct };
+// rtcgw's configuration for a benchmark, all on loopback: the WebSocket limits raised so the load
+// is never refused, the P-CSCF reached over `transport` from a listener of that transport.
+// `media` is extra YAML for the media section (indented two spaces).
+function rtcgwYaml({ wsPort, sipPort, pcscfPort, metricsPort, transport = 'udp', logLevel = 'warn',
+  media = '' }) {
+  return `websocket:
+  listen: ["ws://127.0.0.1:${wsPort}"]
+  allowed_origins: ["*"]
+  max_connections: 100000
+  max_connections_per_ip: 100000
+  connection_rate_per_ip: 100000
+  document_root: ""
+sip:
+  listen: ["${transport}://127.0.0.1:${sipPort}"]
+  pcscf: "sip:127.0.0.1:${pcscfPort};transport=${transport}"
+media:
+  address: 127.0.0.1
+${media}log:
+  level: ${logLevel}
+metrics:
+  listen: "http://127.0.0.1:${metricsPort}"
+`;
+}
+
+module.exports = { track, log, pct, rtcgwYaml };

@@ -66,7 +66,7 @@ function parseArgs(argv) {
   return o;
 }
 
-const { track, log, pct } = require('./bench_util');
+const { track, log, pct, rtcgwYaml } = require('./bench_util');
 
 // Runs fn over items with at most k in flight.
 async function pool(items, k, fn) {
@@ -232,25 +232,8 @@ async function startRtcgw(o, dir) {
   const sipPort = 5070;
   const pcscfPort = 5060;
   const metricsPort = 9090;
-  const cfg = `websocket:
-  listen: ["ws://127.0.0.1:${wsPort}"]
-  allowed_origins: ["*"]
-  max_connections: 100000
-  max_connections_per_ip: 100000
-  connection_rate_per_ip: 100000
-  document_root: ""
-sip:
-  listen: ["udp://127.0.0.1:${sipPort}"]
-  pcscf: "sip:127.0.0.1:${pcscfPort};transport=udp"
-media:
-  address: 127.0.0.1
-  port_range: [20000, 29999]
-  inactivity_timeout: 60
-log:
-  level: ${o.logLevel}
-metrics:
-  listen: "http://127.0.0.1:${metricsPort}"
-`;
+  const cfg = rtcgwYaml({ wsPort, sipPort, pcscfPort, metricsPort, logLevel: o.logLevel,
+    media: '  port_range: [20000, 29999]\n  inactivity_timeout: 60\n' });
   const cfgPath = path.join(dir, 'rtcgw.yaml');
   fs.writeFileSync(cfgPath, cfg);
   const out = fs.openSync(path.join(dir, 'rtcgw.stdout.log'), 'w');

@@ -58,7 +58,7 @@ function parseArgs(argv) {
   return o;
 }
 
-const { track, log, pct } = require('./bench_util');
+const { track, log, pct, rtcgwYaml } = require('./bench_util');
 
 function start(dir, name, argv) {
   const out = fs.openSync(path.join(dir, `${name}.log`), 'w');
@@ -137,23 +137,8 @@ async function wsReady(until) {
 async function startGateway(o, g, dir) {
   if (g === 'rtcgw') {
     const cfg = path.join(dir, 'rtcgw.yaml');
-    fs.writeFileSync(cfg, `websocket:
-  listen: ["ws://127.0.0.1:${WS_PORT}"]
-  allowed_origins: ["*"]
-  max_connections: 100000
-  max_connections_per_ip: 100000
-  connection_rate_per_ip: 100000
-  document_root: ""
-sip:
-  listen: ["${o.transport}://127.0.0.1:${SIP_PORT}"]
-  pcscf: "sip:127.0.0.1:${REGISTRAR_PORT};transport=${o.transport}"
-media:
-  address: 127.0.0.1
-log:
-  level: warn
-metrics:
-  listen: "http://127.0.0.1:${METRICS_PORT}"
-`);
+    fs.writeFileSync(cfg, rtcgwYaml({ wsPort: WS_PORT, sipPort: SIP_PORT, pcscfPort: REGISTRAR_PORT,
+      metricsPort: METRICS_PORT, transport: o.transport }));
     const p = start(dir, 'rtcgw', pinned(o, [o.rtcgw, '--config', cfg]));
     const until = Date.now() + 15000;
     for (;;) {
