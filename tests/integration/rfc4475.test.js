@@ -120,6 +120,10 @@ function makeCoreAnswer() {
 
 test('RFC 4475 torture messages over WebSocket', { timeout: 115000 }, () =>
   Env.run('rfc4475', async (env) => {
+    // The messages live in the workplace's shared folder (../shared next to the repository),
+    // not in the repository: say where they were looked for when they are not there.
+    assert.ok(fs.existsSync(path.join(DIR, 'index.tsv')), `RFC 4475 torture messages not found in ${DIR}: ` +
+      'set RTCGW_SHARED_DIR to the folder that holds testdata/rfc4475');
     const index = fs.readFileSync(path.join(DIR, 'index.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
     assert.equal(index.length, 50, 'index.tsv rows');
     const core = await env.startFakeCore({ answer: makeCoreAnswer() });
